@@ -1,0 +1,17 @@
+"""`mgsearch train`: (being written; owned by one developer)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `train` subcommand."""
+    p = sub.add_parser("train", help="(not built yet)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mgsearch.errors import MgsearchError
+
+    raise MgsearchError("mgsearch train is not built yet")

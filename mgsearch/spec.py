@@ -1,0 +1,506 @@
+"""ArchSpec: the one description of a network that every part of mgsearch speaks.
+
+An :class:`ArchSpec` is a frozen, validated value. It serialises to canonical JSON (sorted keys,
+``"schema": 1``) and its hash (sha256 of that JSON) identifies duplicates across a study.
+
+Structure (all families)::
+
+    stem  -> stages[0] -> stages[1] -> ... -> head (global average pool, dropout, linear)
+
+* ``Stage.width`` is the width of the stage's residual stream (ResNet families) or of the solution
+  ``u`` on that grid level (MgNet families): widths tied by a residual sum are one stage-level value.
+* ``Block.inner`` is a block's own free width: the width between the two convs of a ResNet basic
+  block, or the width of the data/residual space ``f`` of an MgNet smoothing step (``f`` is one
+  tensor per level, so the blocks of an MgNet stage share it, and stage 0 shares it with the stem).
+* ``Stage.group_size`` ``s`` (``None`` = dense) makes every 3x3 conv of the stage an MGIC conv whose
+  fine level has groups of ``s`` channels; widths in such a stage must be multiples of ``s``.
+* ``Stage.share`` ``k``: consecutive runs of ``k`` blocks share one set of conv weights (BatchNorm
+  stays per application); blocks of one run must have equal ``inner``.
+
+:func:`width_slots` lists the independent width variables of a spec with their ties and rounding
+rules; search spaces sample them and LW-DNA shrinks them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Sequence
+
+from mgsearch.errors import SpecError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "FAMILIES",
+    "RESNET_LIKE",
+    "MGNET_LIKE",
+    "Block",
+    "Stage",
+    "Stem",
+    "Head",
+    "ArchSpec",
+    "WidthSlot",
+    "width_slots",
+    "sharing_runs",
+    "json_schema",
+]
+
+SCHEMA_VERSION = 1
+RESNET_LIKE = ("resnet", "mgic", "dacnn")
+MGNET_LIKE = ("mgnet", "mgiad")
+FAMILIES = RESNET_LIKE + MGNET_LIKE
+#: families whose stages may use MGIC convs (``group_size`` not None)
+MGIC_FAMILIES = ("mgic", "mgiad")
+#: families whose stages may share weights (``share`` > 1)
+SHARING_FAMILIES = ("mgic", "dacnn", "mgnet", "mgiad")
+MAX_WIDTH = 65536
+
+
+def _check_int(path: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"{path}={value!r} must be an integer, not {type(value).__name__}")
+    if value < minimum:
+        raise SpecError(f"{path}={value} must be >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise SpecError(f"{path}={value} must be <= {maximum}")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block (ResNet basic block or MgNet smoothing step) and its own free width."""
+
+    inner: int = field(metadata={"doc": "the block's free width (between its two convs; f-width in MgNet)"})
+
+    def __post_init__(self) -> None:
+        _check_int("inner", self.inner, maximum=MAX_WIDTH)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A run of blocks at one resolution and one residual-stream width."""
+
+    width: int = field(metadata={"doc": "residual-stream width (u-width on an MgNet level)"})
+    blocks: tuple[Block, ...] = field(metadata={"doc": "the blocks, in order; at least one"})
+    stride: int = field(default=1, metadata={"doc": "1, or 2 to halve the resolution on entry"})
+    group_size: int | None = field(
+        default=None, metadata={"doc": "MGIC group size s (even, >= 2); null for dense convs"}
+    )
+    share: int = field(default=1, metadata={"doc": "length of the runs of blocks sharing conv weights"})
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.blocks, tuple):
+            object.__setattr__(self, "blocks", tuple(self.blocks))
+        _check_int("width", self.width, maximum=MAX_WIDTH)
+        _check_int("stride", self.stride, maximum=2)
+        _check_int("share", self.share)
+        if self.group_size is not None:
+            _check_int("group_size", self.group_size, minimum=2, maximum=MAX_WIDTH)
+            if self.group_size % 2:
+                raise SpecError(f"group_size={self.group_size} must be even (restriction halves groups)")
+        if len(self.blocks) == 0:
+            raise SpecError("blocks=[] must hold at least one block")
+        for i, block in enumerate(self.blocks):
+            if not isinstance(block, Block):
+                raise SpecError(f"blocks[{i}] must be a Block, not {type(block).__name__}")
+
+    @property
+    def depth(self) -> int:
+        """Number of blocks."""
+        return len(self.blocks)
+
+
+@dataclass(frozen=True)
+class Stem:
+    """The input convolution (3x3, stride 1) with BN and ReLU."""
+
+    width: int = field(metadata={"doc": "output width of the stem conv"})
+
+    def __post_init__(self) -> None:
+        _check_int("width", self.width, maximum=MAX_WIDTH)
+
+
+@dataclass(frozen=True)
+class Head:
+    """Global average pooling, dropout and the linear classifier."""
+
+    dropout: float = field(default=0.0, metadata={"doc": "dropout probability before the classifier"})
+
+    def __post_init__(self) -> None:
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)):
+            raise SpecError(f"dropout={self.dropout!r} must be a number")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise SpecError(f"dropout={self.dropout} must be in [0, 1)")
+        object.__setattr__(self, "dropout", float(self.dropout))
+
+
+def sharing_runs(stage: Stage) -> list[range]:
+    """Block index ranges that share one set of conv weights: ``[0, k), [k, 2k), ...``."""
+    k = stage.share
+    return [range(i, min(i + k, stage.depth)) for i in range(0, stage.depth, k)]
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """A complete, validated network description (see the module docstring)."""
+
+    family: str = field(metadata={"doc": "one of resnet, mgic, dacnn, mgnet, mgiad"})
+    stem: Stem
+    stages: tuple[Stage, ...] = field(metadata={"doc": "the stages, in order; at least one"})
+    in_channels: int = field(default=3, metadata={"doc": "input image channels"})
+    num_classes: int = field(default=10, metadata={"doc": "classifier outputs"})
+    input_size: int = field(default=32, metadata={"doc": "input image height = width, in pixels"})
+    head: Head = field(default_factory=Head)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.stages, tuple):
+            object.__setattr__(self, "stages", tuple(self.stages))
+        _validate(self)
+
+    # ----------------------------------------------------------------- derived facts
+    def stage_input_width(self, index: int) -> int:
+        """Width of the tensor entering stage ``index``."""
+        return self.stem.width if index == 0 else self.stages[index - 1].width
+
+    def resolutions(self) -> list[int]:
+        """Feature-map side length inside each stage (3x3 convs with padding 1)."""
+        size, out = self.input_size, []
+        for stage in self.stages:
+            size = (size - 1) // stage.stride + 1
+            out.append(size)
+        return out
+
+    @property
+    def depth(self) -> int:
+        """Total number of blocks."""
+        return sum(stage.depth for stage in self.stages)
+
+    def widths(self) -> list[int]:
+        """Every free width in order: stem, then per stage its width and its blocks' inners."""
+        out = [self.stem.width]
+        for stage in self.stages:
+            out.append(stage.width)
+            out.extend(block.inner for block in stage.blocks)
+        return out
+
+    # ----------------------------------------------------------------- serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """A plain JSON-ready dict, including ``"schema"``."""
+        data = dataclasses.asdict(self)
+        data["schema"] = SCHEMA_VERSION
+        return data
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """Canonical JSON (sorted keys); ``indent=None`` gives the compact form that is hashed."""
+        if indent is None:
+            return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return json.dumps(self.to_dict(), sort_keys=True, indent=indent)
+
+    @property
+    def hash(self) -> str:
+        """sha256 hex digest of the canonical JSON: equal specs have equal hashes."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+    @property
+    def short_hash(self) -> str:
+        """The first 12 hex digits of :attr:`hash`."""
+        return self.hash[:12]
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "ArchSpec":
+        """Build from a dict as written by :meth:`to_dict`; errors name the field path."""
+        return _parse_spec(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ArchSpec":
+        """Parse canonical or pretty JSON; malformed JSON is a :class:`SpecError`."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"spec JSON is malformed at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        return _parse_spec(data)
+
+    def replace(self, **changes: Any) -> "ArchSpec":
+        """A copy with top-level fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def with_slot_values(self, values: Sequence[int]) -> "ArchSpec":
+        """A copy whose width slots (see :func:`width_slots`) take ``values``, in slot order."""
+        slots = width_slots(self)
+        if len(values) != len(slots):
+            raise SpecError(f"got {len(values)} slot values for {len(slots)} width slots")
+        assign: dict[str, int] = {}
+        for slot, value in zip(slots, values):
+            for path in slot.paths:
+                assign[path] = int(value)
+        stem = Stem(width=assign.get("stem.width", self.stem.width))
+        stages = []
+        for i, stage in enumerate(self.stages):
+            blocks = tuple(
+                Block(inner=assign.get(f"stages[{i}].blocks[{j}].inner", b.inner)) for j, b in enumerate(stage.blocks)
+            )
+            stages.append(
+                dataclasses.replace(stage, width=assign.get(f"stages[{i}].width", stage.width), blocks=blocks)
+            )
+        return dataclasses.replace(self, stem=stem, stages=tuple(stages))
+
+
+# --------------------------------------------------------------------------- validation
+def _validate(spec: ArchSpec) -> None:
+    if not isinstance(spec.family, str) or spec.family not in FAMILIES:
+        raise SpecError(f"family={spec.family!r} is unknown; known families: {', '.join(FAMILIES)}")
+    if not isinstance(spec.stem, Stem):
+        raise SpecError(f"stem must be a Stem, not {type(spec.stem).__name__}")
+    if not isinstance(spec.head, Head):
+        raise SpecError(f"head must be a Head, not {type(spec.head).__name__}")
+    _check_int("in_channels", spec.in_channels, maximum=MAX_WIDTH)
+    _check_int("num_classes", spec.num_classes, maximum=1_000_000)
+    _check_int("input_size", spec.input_size, maximum=16384)
+    if len(spec.stages) == 0:
+        raise SpecError("stages=[] must hold at least one stage")
+    fam = spec.family
+    for i, stage in enumerate(spec.stages):
+        p = f"stages[{i}]"
+        if not isinstance(stage, Stage):
+            raise SpecError(f"{p} must be a Stage, not {type(stage).__name__}")
+        s = stage.group_size
+        if s is not None and fam not in MGIC_FAMILIES:
+            raise SpecError(
+                f"{p}.group_size={s} is not allowed in family {fam!r}; MGIC convs exist in: {', '.join(MGIC_FAMILIES)}"
+            )
+        if stage.share != 1 and fam not in SHARING_FAMILIES:
+            raise SpecError(
+                f"{p}.share={stage.share} is not allowed in family {fam!r} (use 1); "
+                f"weight sharing exists in: {', '.join(SHARING_FAMILIES)}"
+            )
+        if stage.share > stage.depth:
+            raise SpecError(f"{p}.share={stage.share} exceeds the stage depth {stage.depth}")
+        if s is not None:
+            if stage.width % s:
+                raise SpecError(f"{p}.width={stage.width} is not a multiple of {p}.group_size={s}")
+            for j, block in enumerate(stage.blocks):
+                if block.inner % s:
+                    raise SpecError(f"{p}.blocks[{j}].inner={block.inner} is not a multiple of {p}.group_size={s}")
+        for run in sharing_runs(stage):
+            first = stage.blocks[run.start].inner
+            for j in run:
+                if stage.blocks[j].inner != first:
+                    raise SpecError(
+                        f"{p}.blocks[{j}].inner={stage.blocks[j].inner} differs from "
+                        f"{p}.blocks[{run.start}].inner={first} in one sharing run (share={stage.share})"
+                    )
+        if fam in MGNET_LIKE:
+            f_width = spec.stem.width if i == 0 else stage.blocks[0].inner
+            where = "stem.width" if i == 0 else f"{p}.blocks[0].inner"
+            for j, block in enumerate(stage.blocks):
+                if block.inner != f_width:
+                    raise SpecError(
+                        f"{p}.blocks[{j}].inner={block.inner} differs from {where}={f_width}: "
+                        f"in family {fam!r} the data f has one width per level"
+                    )
+            if i == 0 and s is not None and spec.stem.width % s:
+                raise SpecError(f"stem.width={spec.stem.width} is not a multiple of stages[0].group_size={s}")
+    size = spec.input_size
+    for i, stage in enumerate(spec.stages):
+        size = (size - 1) // stage.stride + 1
+    # (3x3 convs with padding 1 never reach size 0; the check guards future kernels)
+    if size < 1:
+        raise SpecError(f"input_size={spec.input_size} is too small for the strides of the stages")
+
+
+# --------------------------------------------------------------------------- width slots
+@dataclass(frozen=True)
+class WidthSlot:
+    """One independent width variable of a spec and the field paths it sets.
+
+    ``multiple_of`` is the rounding rule (the stage's ``group_size``, or 1); ``kind`` is ``"stem"``,
+    ``"stage"`` (a residual stream / u-width) or ``"inner"`` (a block's free width / f-width).
+    """
+
+    name: str
+    kind: str
+    paths: tuple[str, ...]
+    value: int
+    multiple_of: int
+
+
+def width_slots(spec: ArchSpec) -> tuple[WidthSlot, ...]:
+    """The independent widths of ``spec`` with ties applied, in a fixed order.
+
+    Ties: one value per residual stream (``stages[i].width``); blocks of one sharing run share one
+    inner width; in MgNet families ``f`` has one width per level and level 0's equals the stem's.
+    """
+    slots: list[WidthSlot] = []
+    mgnet = spec.family in MGNET_LIKE
+    if mgnet:
+        s0 = spec.stages[0].group_size or 1
+        paths = ("stem.width",) + tuple(f"stages[0].blocks[{j}].inner" for j in range(spec.stages[0].depth))
+        slots.append(WidthSlot("stem+stages[0].f", "stem", paths, spec.stem.width, s0))
+    else:
+        slots.append(WidthSlot("stem", "stem", ("stem.width",), spec.stem.width, 1))
+    for i, stage in enumerate(spec.stages):
+        m = stage.group_size or 1
+        slots.append(WidthSlot(f"stages[{i}].width", "stage", (f"stages[{i}].width",), stage.width, m))
+        if mgnet:
+            if i > 0:
+                paths = tuple(f"stages[{i}].blocks[{j}].inner" for j in range(stage.depth))
+                slots.append(WidthSlot(f"stages[{i}].f", "inner", paths, stage.blocks[0].inner, m))
+            continue
+        for run in sharing_runs(stage):
+            paths = tuple(f"stages[{i}].blocks[{j}].inner" for j in run)
+            name = f"stages[{i}].blocks[{run.start}].inner" if len(run) == 1 else (
+                f"stages[{i}].blocks[{run.start}:{run.stop}].inner"
+            )
+            slots.append(WidthSlot(name, "inner", paths, stage.blocks[run.start].inner, m))
+    return tuple(slots)
+
+
+# --------------------------------------------------------------------------- parsing
+_FIELDS: dict[type, dict[str, dataclasses.Field]] = {}
+
+
+def _fields(cls: type) -> dict[str, dataclasses.Field]:
+    if cls not in _FIELDS:
+        _FIELDS[cls] = {f.name: f for f in dataclasses.fields(cls)}
+    return _FIELDS[cls]
+
+
+def _require_mapping(path: str, data: Any) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{path or 'spec'} must be a JSON object, not {type(data).__name__}")
+    return data
+
+
+def _check_keys(path: str, data: Mapping[str, Any], cls: type, extra: Sequence[str] = ()) -> None:
+    known = set(_fields(cls)) | set(extra)
+    for key in data:
+        if key not in known:
+            where = f"{path}.{key}" if path else key
+            raise SpecError(f"{where} is not a known key; allowed: {', '.join(sorted(known))}")
+    for name, f in _fields(cls).items():
+        if name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            where = f"{path}.{name}" if path else name
+            raise SpecError(f"{where} is missing")
+
+
+def _prefixed(path: str, exc: SpecError) -> SpecError:
+    msg = str(exc)
+    return SpecError(f"{path}.{msg}" if path and not msg.startswith(path) else msg)
+
+
+def _build(path: str, cls: type, kwargs: dict[str, Any]) -> Any:
+    try:
+        return cls(**kwargs)
+    except SpecError as exc:
+        raise _prefixed(path, exc) from None
+
+
+def _parse_spec(data: Any) -> ArchSpec:
+    data = _require_mapping("", data)
+    family = data.get("family")
+    if not isinstance(family, str) or family not in FAMILIES:
+        raise SpecError(f"family={family!r} is unknown; known families: {', '.join(FAMILIES)}")
+    _check_keys("", data, ArchSpec, extra=("schema",))
+    schema = data.get("schema", SCHEMA_VERSION)
+    if schema != SCHEMA_VERSION:
+        raise SpecError(f"schema={schema!r} is not supported; this mgsearch reads schema {SCHEMA_VERSION}")
+    stem_data = _require_mapping("stem", data["stem"])
+    _check_keys("stem", stem_data, Stem)
+    stem = _build("stem", Stem, dict(stem_data))
+    head_data = _require_mapping("head", data.get("head", {}))
+    _check_keys("head", head_data, Head)
+    head = _build("head", Head, dict(head_data))
+    stages_data = data["stages"]
+    if not isinstance(stages_data, list):
+        raise SpecError(f"stages must be a JSON list, not {type(stages_data).__name__}")
+    stages = []
+    for i, sd in enumerate(stages_data):
+        p = f"stages[{i}]"
+        sd = _require_mapping(p, sd)
+        _check_keys(p, sd, Stage)
+        blocks_data = sd["blocks"]
+        if not isinstance(blocks_data, list):
+            raise SpecError(f"{p}.blocks must be a JSON list, not {type(blocks_data).__name__}")
+        blocks = []
+        for j, bd in enumerate(blocks_data):
+            bp = f"{p}.blocks[{j}]"
+            bd = _require_mapping(bp, bd)
+            _check_keys(bp, bd, Block)
+            blocks.append(_build(bp, Block, dict(bd)))
+        kwargs = {k: v for k, v in sd.items() if k != "blocks"}
+        stages.append(_build(p, Stage, {**kwargs, "blocks": tuple(blocks)}))
+    kwargs = {k: v for k, v in data.items() if k not in ("schema", "stem", "head", "stages")}
+    return ArchSpec(stem=stem, head=head, stages=tuple(stages), **kwargs)
+
+
+# --------------------------------------------------------------------------- JSON Schema
+def _type_schema(tp: str) -> dict[str, Any]:
+    tp = tp.replace(" ", "")
+    if tp == "int":
+        return {"type": "integer", "minimum": 1}
+    if tp == "float":
+        return {"type": "number", "minimum": 0, "exclusiveMaximum": 1}
+    if tp == "str":
+        return {"type": "string"}
+    if tp == "int|None":
+        return {"type": ["integer", "null"], "minimum": 2, "multipleOf": 2}
+    if tp in ("Stem", "Head", "Block", "Stage"):
+        return {"$ref": f"#/$defs/{tp}"}
+    if tp.startswith("tuple[") and tp.endswith(",...]"):
+        inner = tp[len("tuple["):-len(",...]")]
+        return {"type": "array", "minItems": 1, "items": _type_schema(inner)}
+    raise TypeError(f"no JSON Schema for field type {tp!r}")
+
+
+def _object_schema(cls: type) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    required: list[str] = []
+    for f in dataclasses.fields(cls):
+        sub = _type_schema(str(f.type))
+        if "doc" in f.metadata:
+            sub = {**sub, "description": f.metadata["doc"]}
+        if f.default is not dataclasses.MISSING:
+            sub = {**sub, "default": f.default}
+        props[f.name] = sub
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            required.append(f.name)
+    return {
+        "type": "object",
+        "description": (cls.__doc__ or "").strip().splitlines()[0],
+        "properties": props,
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the ArchSpec format, generated from the dataclasses."""
+    root = _object_schema(ArchSpec)
+    root["properties"]["family"]["enum"] = list(FAMILIES)
+    root["properties"]["schema"] = {"const": SCHEMA_VERSION, "description": "format version"}
+    root["properties"]["stages"]["items"] = {"$ref": "#/$defs/Stage"}
+    defs = {name: _object_schema(cls) for name, cls in (("Stem", Stem), ("Head", Head), ("Block", Block), ("Stage", Stage))}
+    defs["Stage"]["properties"]["stride"]["enum"] = [1, 2]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://mgsearch.dev/schema/archspec-1.json",
+        "title": "mgsearch ArchSpec",
+        **root,
+        "$defs": defs,
+    }
+
+
+def iter_blocks(spec: ArchSpec) -> Iterator[tuple[int, int, Stage, Block]]:
+    """Yield ``(stage_index, block_index, stage, block)`` over all blocks."""
+    for i, stage in enumerate(spec.stages):
+        for j, block in enumerate(stage.blocks):
+            yield i, j, stage, block
+
+
+def round_to_multiple(value: float, multiple: int, *, minimum: int = 1) -> int:
+    """Round ``value`` to the nearest multiple of ``multiple`` that is >= max(minimum, multiple)."""
+    low = max(minimum, multiple)
+    low = int(math.ceil(low / multiple) * multiple)
+    return max(low, int(round(value / multiple)) * multiple)
