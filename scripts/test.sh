@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -x scripts/postgres.sh ] && [ -z "${MGSEARCH_TEST_POSTGRES_URL:-}" ]; then
+    # One cluster per run, so that concurrent runs never stop each other's server.
+    export MGSEARCH_PG_DIR="${MGSEARCH_PG_DIR:-$(mktemp -u /tmp/mgsearch-pg.XXXXXX)}"
     if url=$(bash scripts/postgres.sh start); then
         export MGSEARCH_TEST_POSTGRES_URL="$url"
         trap 'bash scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
