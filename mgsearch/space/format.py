@@ -1,0 +1,415 @@
+"""The search-space file format: parsing and strict validation (no sampling here).
+
+A space file is TOML (see ``docs/concepts.md``, "Search-space files")::
+
+    family = "mgic"
+    width_multiplier = { min = 0.5, max = 1.5 }      # optional global knob
+
+    [stem]
+    width = { min = 8, max = 32, step = 8 }
+
+    [[stages]]
+    stride = 1
+    depth = { min = 1, max = 4 }
+    width = { min = 16, max = 64, step = 8 }
+    inner = { min = 8, max = 64, step = 8, per_layer = true }
+    group_size = [8, 16, "none"]
+    share = [1, 2]
+
+Every mistake raises :class:`~mgsearch.errors.ConfigError` with one line naming the file, the key
+path (``stages[1].inner.max``), the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, NoReturn, Sequence
+
+from mgsearch.errors import ConfigError
+from mgsearch.spec import FAMILIES, MAX_WIDTH, MGIC_FAMILIES, MGNET_LIKE, SHARING_FAMILIES
+
+__all__ = ["IntRange", "FloatKnob", "StageSpace", "ParsedSpace", "parse_space", "MAX_DEPTH", "MAX_MULTIPLIER"]
+
+MAX_DEPTH = 256
+MAX_MULTIPLIER = 16.0
+_TOP_KEYS = (
+    "family", "description", "in_channels", "num_classes", "input_size", "width_multiplier", "dropout",
+    "stem", "stages",
+)
+_STAGE_KEYS = ("stride", "depth", "width", "inner", "group_size", "share")
+_RANGE_KEYS = ("min", "max", "step")
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """The integers ``min, min + step, ..., max`` (``max - min`` is a multiple of ``step``)."""
+
+    min: int
+    max: int
+    step: int = 1
+
+    @property
+    def fixed(self) -> bool:
+        """True when the range holds one value."""
+        return self.min == self.max
+
+    def domain(self, multiple: int | None) -> tuple[int, int, int] | None:
+        """``(first, last, step)`` of the values that are multiples of ``multiple``; None if none is.
+
+        The values of the range that are multiples of ``m`` form an arithmetic progression with step
+        ``lcm(step, m)``; ``multiple=None`` (dense) means every value.
+        """
+        m = multiple or 1
+        if m == 1:
+            return self.min, self.max, self.step
+        period = m // math.gcd(self.step, m)
+        first = None
+        for i in range(period):
+            v = self.min + i * self.step
+            if v > self.max:
+                break
+            if v % m == 0:
+                first = v
+                break
+        if first is None:
+            return None
+        lcm = self.step * period
+        last = first + (self.max - first) // lcm * lcm
+        return first, last, lcm
+
+    def to_data(self) -> dict[str, int]:
+        return {"min": self.min, "max": self.max, "step": self.step}
+
+    def describe(self) -> str:
+        if self.fixed:
+            return str(self.min)
+        return f"{self.min}..{self.max}" + (f" step {self.step}" if self.step != 1 else "")
+
+
+@dataclass(frozen=True)
+class FloatKnob:
+    """A float knob: fixed (``low == high``, no choices), a range ``[low, high]``, or fixed ``choices``."""
+
+    low: float
+    high: float
+    choices: tuple[float, ...] | None = None
+
+    @property
+    def fixed(self) -> bool:
+        return self.choices is None and self.low == self.high
+
+    def to_data(self) -> Any:
+        if self.choices is not None:
+            return list(self.choices)
+        if self.fixed:
+            return self.low
+        return {"min": self.low, "max": self.high}
+
+
+@dataclass(frozen=True)
+class StageSpace:
+    """The knobs of one stage (one grid level in MgNet families)."""
+
+    stride: int
+    depth: IntRange
+    width: IntRange
+    inner: IntRange | None  # None only for level 0 of mgnet / mgiad (f0 is the stem width)
+    per_layer: bool
+    group_sizes: tuple[int | None, ...]
+    shares: tuple[int | str, ...]  # ints >= 1 and/or "all"
+
+    def to_data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "stride": self.stride,
+            "depth": self.depth.to_data(),
+            "width": self.width.to_data(),
+            "group_size": ["none" if g is None else g for g in self.group_sizes],
+            "share": list(self.shares),
+        }
+        if self.inner is not None:
+            out["inner"] = {**self.inner.to_data(), "per_layer": self.per_layer}
+        return out
+
+
+@dataclass(frozen=True)
+class ParsedSpace:
+    """A validated space file, before any sampling."""
+
+    source: str
+    family: str
+    description: str
+    in_channels: int
+    num_classes: int
+    input_size: int
+    width_multiplier: FloatKnob
+    dropout: FloatKnob
+    stem: IntRange
+    stages: tuple[StageSpace, ...]
+
+
+# --------------------------------------------------------------------------- helpers
+def show(value: Any) -> str:
+    """A value as the user wrote it (TOML-ish), short enough for one line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _Reader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, path: str, value: Any, problem: str) -> NoReturn:
+        raise ConfigError(f"{self.source}: {path}={show(value)} {problem}")
+
+    def missing(self, path: str, expected: str) -> NoReturn:
+        raise ConfigError(f"{self.source}: {path} is missing; expected {expected}")
+
+    def table(self, path: str, value: Any, allowed: Sequence[str]) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            self.fail(path, value, f"must be a table with keys {', '.join(allowed)}")
+        for key in value:
+            if key not in allowed:
+                where = f"{path}.{key}" if path else key
+                self.fail(where, value[key], f"is not a known key; allowed: {', '.join(allowed)}")
+        return value
+
+    def integer(self, path: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(path, value, f"must be an integer, not {_type_name(value)}")
+        if value < minimum:
+            self.fail(path, value, f"must be >= {minimum}")
+        if maximum is not None and value > maximum:
+            self.fail(path, value, f"must be <= {maximum}")
+        return value
+
+    def number(self, path: str, value: Any, *, low: float, high: float, high_open: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            self.fail(path, value, f"must be a number, not {_type_name(value)}")
+        bad_high = value >= high if high_open else value > high
+        if value < low or bad_high:
+            self.fail(path, value, f"must be in [{low}, {high}{')' if high_open else ']'}")
+        return float(value)
+
+    def int_range(self, path: str, value: Any, *, minimum: int, maximum: int, extra: Sequence[str] = ()) -> IntRange:
+        """An integer (fixed) or a table ``{min, max, step}`` (step defaults to 1)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            v = self.integer(path, value, minimum=minimum, maximum=maximum)
+            return IntRange(v, v, 1)
+        if not isinstance(value, Mapping):
+            self.fail(path, value, f"must be an integer or a table {{min, max, step}}, not {_type_name(value)}")
+        self.table(path, value, _RANGE_KEYS + tuple(extra))
+        for key in ("min", "max"):
+            if key not in value:
+                self.missing(f"{path}.{key}", f"an integer in {minimum}..{maximum}")
+        lo = self.integer(f"{path}.min", value["min"], minimum=minimum, maximum=maximum)
+        hi = self.integer(f"{path}.max", value["max"], minimum=minimum, maximum=maximum)
+        if hi < lo:
+            self.fail(f"{path}.max", hi, f"is below {path}.min={lo}: the range is empty; max must be >= min")
+        step = self.integer(f"{path}.step", value.get("step", 1), minimum=1, maximum=maximum)
+        if (hi - lo) % step:
+            self.fail(
+                f"{path}.step", step,
+                f"does not fit {path}: max - min = {hi - lo} is not a multiple of it; use a step that divides {hi - lo}",
+            )
+        return IntRange(lo, hi, step)
+
+    def float_knob(self, path: str, value: Any, *, low: float, high: float, high_open: bool, default: float) -> FloatKnob:
+        """A number (fixed), a table ``{min, max}`` (range) or a list of numbers (choices)."""
+        if value is None:
+            return FloatKnob(default, default)
+        if isinstance(value, Mapping):
+            self.table(path, value, ("min", "max"))
+            for key in ("min", "max"):
+                if key not in value:
+                    self.missing(f"{path}.{key}", f"a number in [{low}, {high}]")
+            lo = self.number(f"{path}.min", value["min"], low=low, high=high, high_open=high_open)
+            hi = self.number(f"{path}.max", value["max"], low=low, high=high, high_open=high_open)
+            if hi < lo:
+                self.fail(f"{path}.max", value["max"], f"is below {path}.min={show(value['min'])}: max must be >= min")
+            return FloatKnob(lo, hi)
+        if isinstance(value, list):
+            if not value:
+                self.fail(path, value, "must hold at least one choice")
+            choices = tuple(
+                self.number(f"{path}[{i}]", v, low=low, high=high, high_open=high_open) for i, v in enumerate(value)
+            )
+            if len(set(choices)) != len(choices):
+                self.fail(path, value, "repeats a choice; list each choice once")
+            if len(choices) == 1:
+                return FloatKnob(choices[0], choices[0])
+            return FloatKnob(min(choices), max(choices), choices)
+        v = self.number(path, value, low=low, high=high, high_open=high_open)
+        return FloatKnob(v, v)
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _choices(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+# --------------------------------------------------------------------------- parsing
+def parse_space(data: Any, source: str) -> ParsedSpace:
+    """Validate the parsed TOML ``data`` of a space file; errors name ``source``."""
+    r = _Reader(source)
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: the space must be a table of keys, not {_type_name(data)}")
+    r.table("", data, _TOP_KEYS)
+    if "family" not in data:
+        r.missing("family", f"one of {', '.join(FAMILIES)}")
+    family = data["family"]
+    if not isinstance(family, str) or family not in FAMILIES:
+        r.fail("family", family, f"is unknown; allowed: {', '.join(FAMILIES)}")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        r.fail("description", description, f"must be a string, not {_type_name(description)}")
+    in_channels = r.integer("in_channels", data.get("in_channels", 3), maximum=MAX_WIDTH)
+    num_classes = r.integer("num_classes", data.get("num_classes", 10), maximum=1_000_000)
+    input_size = r.integer("input_size", data.get("input_size", 32), maximum=16384)
+    mult = r.float_knob(
+        "width_multiplier", data.get("width_multiplier"), low=0.0625, high=MAX_MULTIPLIER, high_open=False, default=1.0
+    )
+    dropout = r.float_knob("dropout", data.get("dropout"), low=0.0, high=1.0, high_open=True, default=0.0)
+
+    if "stem" not in data:
+        r.missing("stem", "a table with key width, e.g. [stem] width = { min = 8, max = 32, step = 8 }")
+    stem_t = r.table("stem", data["stem"], ("width",))
+    if "width" not in stem_t:
+        r.missing("stem.width", "an integer or a table {min, max, step}")
+    stem = r.int_range("stem.width", stem_t["width"], minimum=1, maximum=MAX_WIDTH)
+
+    if "stages" not in data:
+        r.missing("stages", "one [[stages]] table per stage")
+    stages_data = data["stages"]
+    if not isinstance(stages_data, list) or not stages_data:
+        r.fail("stages", stages_data, "must be a non-empty list of [[stages]] tables")
+    mgnet = family in MGNET_LIKE
+    stages = tuple(_parse_stage(r, f"stages[{i}]", sd, family, i) for i, sd in enumerate(stages_data))
+
+    # group sizes must divide at least one value of every width range they govern
+    for i, st in enumerate(stages):
+        p = f"stages[{i}]"
+        governed = [(f"{p}.width", st.width)]
+        if st.inner is not None:
+            governed.append((f"{p}.inner", st.inner))
+        if i == 0 and mgnet:
+            governed.append(("stem.width", stem))
+        for g in st.group_sizes:
+            if g is None:
+                continue
+            for where, rng in governed:
+                if rng.domain(g) is None:
+                    r.fail(
+                        f"{p}.group_size", g,
+                        f"divides no value of {where} ({rng.describe()}); allowed: group sizes that divide "
+                        f"at least one width of every range of the stage",
+                    )
+    # the multiplier must not push widths past the maximum
+    top = max([stem.max] + [st.width.max for st in stages] + [st.inner.max for st in stages if st.inner])
+    if top * mult.high > MAX_WIDTH:
+        r.fail("width_multiplier", data.get("width_multiplier"), f"times the widest width {top} exceeds {MAX_WIDTH}")
+    return ParsedSpace(
+        source=source, family=family, description=description, in_channels=in_channels, num_classes=num_classes,
+        input_size=input_size, width_multiplier=mult, dropout=dropout, stem=stem, stages=stages,
+    )
+
+
+def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageSpace:
+    sd = r.table(p, sd, _STAGE_KEYS)
+    mgnet = family in MGNET_LIKE
+    stride = sd.get("stride", 1)
+    if isinstance(stride, bool) or stride not in (1, 2):
+        r.fail(f"{p}.stride", stride, "must be 1 or 2")
+    if "depth" not in sd:
+        r.missing(f"{p}.depth", "an integer or a table {min, max}")
+    depth = r.int_range(f"{p}.depth", sd["depth"], minimum=1, maximum=MAX_DEPTH)
+    if "width" not in sd:
+        r.missing(f"{p}.width", "an integer or a table {min, max, step}")
+    width = r.int_range(f"{p}.width", sd["width"], minimum=1, maximum=MAX_WIDTH)
+
+    inner: IntRange | None = None
+    per_layer = not mgnet
+    if mgnet and index == 0:
+        if "inner" in sd:
+            r.fail(
+                f"{p}.inner", sd["inner"],
+                f"is not allowed: in family {family!r} level 0's f-width is the stem width; set stem.width instead",
+            )
+    else:
+        if "inner" not in sd:
+            r.missing(f"{p}.inner", "an integer or a table {min, max, step, per_layer}")
+        raw = sd["inner"]
+        inner = r.int_range(f"{p}.inner", raw, minimum=1, maximum=MAX_WIDTH, extra=("per_layer",))
+        if isinstance(raw, Mapping) and "per_layer" in raw:
+            pl = raw["per_layer"]
+            if not isinstance(pl, bool):
+                r.fail(f"{p}.inner.per_layer", pl, f"must be true or false, not {_type_name(pl)}")
+            if pl and mgnet:
+                r.fail(
+                    f"{p}.inner.per_layer", pl,
+                    f"is not allowed in family {family!r}: f has one width per level (use false)",
+                )
+            per_layer = pl
+
+    group_sizes: list[int | None] = []
+    raw_gs = sd.get("group_size", "none")
+    gs_list = _choices(raw_gs)
+    if not gs_list:
+        r.fail(f"{p}.group_size", raw_gs, 'must hold at least one choice (an even integer >= 2 or "none")')
+    for k, g in enumerate(gs_list):
+        where = f"{p}.group_size" if not isinstance(raw_gs, list) else f"{p}.group_size[{k}]"
+        if g == "none":
+            group_sizes.append(None)
+            continue
+        if isinstance(g, bool) or not isinstance(g, int) or g < 2 or g % 2:
+            r.fail(where, g, 'must be an even integer >= 2 or "none"')
+        if family not in MGIC_FAMILIES:
+            r.fail(
+                where, g,
+                f'is not allowed in family {family!r}; MGIC group sizes exist in {", ".join(MGIC_FAMILIES)} (use "none")',
+            )
+        group_sizes.append(g)
+    if len(set(group_sizes)) != len(group_sizes):
+        r.fail(f"{p}.group_size", raw_gs, "repeats a choice; list each choice once")
+
+    shares: list[int | str] = []
+    raw_sh = sd.get("share", 1)
+    sh_list = _choices(raw_sh)
+    if not sh_list:
+        r.fail(f"{p}.share", raw_sh, 'must hold at least one choice (an integer >= 1 or "all")')
+    for k, s in enumerate(sh_list):
+        where = f"{p}.share" if not isinstance(raw_sh, list) else f"{p}.share[{k}]"
+        if s != "all" and (isinstance(s, bool) or not isinstance(s, int) or s < 1):
+            r.fail(where, s, 'must be an integer >= 1 or "all" (the whole stage shares one set of weights)')
+        if s != 1 and family not in SHARING_FAMILIES:
+            r.fail(where, s, f"is not allowed in family {family!r} (use 1); weight sharing exists in {', '.join(SHARING_FAMILIES)}")
+        shares.append(s)
+    if len(set(shares)) != len(shares):
+        r.fail(f"{p}.share", raw_sh, "repeats a choice; list each choice once")
+    return StageSpace(
+        stride=stride, depth=depth, width=width, inner=inner, per_layer=per_layer,
+        group_sizes=tuple(group_sizes), shares=tuple(shares),
+    )
