@@ -1,0 +1,97 @@
+"""torch modules of the MgNet-like families (see :mod:`mgsearch.families.mgnet_like`)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mgsearch.families.base import ClassifierHead, MgsearchNet
+from mgsearch.families.mgnet_like import a_applications, b_owners, f_width
+from mgsearch.layers.conv import Conv2d, conv3x3, init_weights
+from mgsearch.spec import ArchSpec
+
+
+class Level(nn.Module):
+    """One grid level: A (shared by all steps), B per sharing run, per-application BNs, and the
+    transfer (Pi, R) from the previous level when ``u_prev`` is given."""
+
+    def __init__(self, spec: ArchSpec, index: int) -> None:
+        super().__init__()
+        stage = spec.stages[index]
+        s, uw, fw = stage.group_size, stage.width, f_width(spec, index)
+        self.stride = stage.stride
+        self.A = conv3x3(uw, fw, s) if a_applications(spec, index) > 0 else None
+        if index > 0:
+            prev = spec.stages[index - 1]
+            self.Pi, self.bn_Pi = conv3x3(prev.width, uw, s), nn.BatchNorm2d(uw)
+            self.R, self.bn_R = conv3x3(f_width(spec, index - 1), fw, s), nn.BatchNorm2d(fw)
+        owners = b_owners(stage)
+        made: dict[int, nn.Module] = {}
+        for j, o in enumerate(owners):
+            if o not in made:
+                made[o] = conv3x3(fw, uw, s)
+        self.B = nn.ModuleList(made[o] for o in owners)
+        self.bn_r = nn.ModuleList(nn.BatchNorm2d(fw) for _ in owners)
+        self.bn_B = nn.ModuleList(nn.BatchNorm2d(uw) for _ in owners)
+
+    def transfer(
+        self, f: torch.Tensor, u: torch.Tensor, prev: "Level"
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Restrict to this level: returns ``(f', u', A' u')``."""
+        r = f - prev.A(u, 1)
+        u = F.relu(self.bn_Pi(self.Pi(u, self.stride)))
+        au = self.A(u, 1)
+        f = F.relu(self.bn_R(self.R(r, self.stride))) + au
+        return f, u, au
+
+    def smooth(self, f: torch.Tensor, u: torch.Tensor | None, au: torch.Tensor | None) -> torch.Tensor:
+        """The smoothing steps; ``u`` None means zero, ``au`` is a known ``A u`` for step 0."""
+        for j, (b, bn_r, bn_b) in enumerate(zip(self.B, self.bn_r, self.bn_B)):
+            if u is None:
+                r = f
+            elif j == 0 and au is not None:
+                r = f - au
+            else:
+                r = f - self.A(u, 1)
+            v = F.relu(bn_b(b(F.relu(bn_r(r)), 1)))
+            u = v if u is None else u + v
+        assert u is not None
+        return u
+
+
+class MgNetLike(MgsearchNet):
+    """``mgnet`` / ``mgiad`` network built from an :class:`ArchSpec`."""
+
+    def __init__(self, spec: ArchSpec) -> None:
+        super().__init__(spec)
+        self.stem_stride = spec.stages[0].stride
+        self.stem = nn.Module()
+        self.stem.conv = Conv2d(spec.in_channels, spec.stem.width, 3, stride=self.stem_stride, padding=1, bias=False)
+        self.stem.bn = nn.BatchNorm2d(spec.stem.width)
+        self._gate("stem.width", self.stem.bn)
+        levels = []
+        for l, stage in enumerate(spec.stages):
+            level = Level(spec, l)
+            if l > 0:
+                self._gate(f"stages[{l}].width", level.bn_Pi)
+                self._gate(f"stages[{l}].blocks[0].inner", level.bn_R)
+            for j in range(stage.depth):
+                self._gate(f"stages[{l}].blocks[{j}].inner" if l > 0 else "stem.width", level.bn_r[j])
+                self._gate(f"stages[{l}].width", level.bn_B[j])
+            levels.append(level)
+        self.stages = nn.ModuleList(levels)
+        self.head = ClassifierHead(spec.stages[-1].width, spec.num_classes, spec.head.dropout)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = F.relu(self.stem.bn(self.stem.conv(x)))
+        u: torch.Tensor | None = None
+        au: torch.Tensor | None = None
+        for l, level in enumerate(self.stages):
+            if l > 0:
+                assert u is not None
+                f, u, au = level.transfer(f, u, self.stages[l - 1])
+            u = level.smooth(f, u, au)
+        assert u is not None
+        return self.head(u)
