@@ -188,7 +188,7 @@ class ArchSpec:
     # ----------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
         """A plain JSON-ready dict, including ``"schema"``."""
-        data = dataclasses.asdict(self)
+        data = _json_ready(dataclasses.asdict(self))
         data["schema"] = SCHEMA_VERSION
         return data
 
@@ -245,6 +245,15 @@ class ArchSpec:
                 dataclasses.replace(stage, width=assign.get(f"stages[{i}].width", stage.width), blocks=blocks)
             )
         return dataclasses.replace(self, stem=stem, stages=tuple(stages))
+
+
+def _json_ready(value: Any) -> Any:
+    """Tuples -> lists, recursively (``dataclasses.asdict`` keeps tuples)."""
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------- validation
@@ -413,7 +422,7 @@ def _parse_spec(data: Any) -> ArchSpec:
     _check_keys("head", head_data, Head)
     head = _build("head", Head, dict(head_data))
     stages_data = data["stages"]
-    if not isinstance(stages_data, list):
+    if not isinstance(stages_data, (list, tuple)):
         raise SpecError(f"stages must be a JSON list, not {type(stages_data).__name__}")
     stages = []
     for i, sd in enumerate(stages_data):
@@ -421,7 +430,7 @@ def _parse_spec(data: Any) -> ArchSpec:
         sd = _require_mapping(p, sd)
         _check_keys(p, sd, Stage)
         blocks_data = sd["blocks"]
-        if not isinstance(blocks_data, list):
+        if not isinstance(blocks_data, (list, tuple)):
             raise SpecError(f"{p}.blocks must be a JSON list, not {type(blocks_data).__name__}")
         blocks = []
         for j, bd in enumerate(blocks_data):
