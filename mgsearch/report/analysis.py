@@ -1,0 +1,528 @@
+"""Pareto analysis of a stored study, as plain data (no plotly here).
+
+A study is read once into :class:`StudyData` (plain :class:`TrialRecord` values, following the
+"Study storage contract" of ``docs/architecture.md``); every other function works on records, so
+notebooks, the report page and the tests share one implementation::
+
+    data = load_study("studies/quickstart.toml")
+    front = pareto_front(data.records, cost="params")
+    rec = best(data, max_params=50_000)          # re-slice a budget without training
+
+Accuracies are fractions in [0, 1]. Costs are the analytic params / MACs stored with each trial
+(``latency`` is the measured ``latency_ms`` where the study measured it).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from mgsearch.errors import BudgetError, MgsearchError, SpecError, StorageError
+from mgsearch.spec import ArchSpec, width_slots
+
+__all__ = [
+    "COSTS",
+    "STATUSES",
+    "TrialRecord",
+    "StudyData",
+    "WidthProfiles",
+    "load_study",
+    "records_from_trials",
+    "feasible",
+    "pareto_front",
+    "hypervolume",
+    "hypervolume_history",
+    "width_profiles",
+    "state_counts",
+    "best",
+    "redact_url",
+]
+
+#: cost axes a front can be drawn over, and the record attribute holding each
+COSTS: dict[str, str] = {"params": "params", "macs": "macs", "latency": "latency_ms"}
+#: trial statuses of the storage contract, plus the states of trials that have not finished
+STATUSES = ("trained", "pruned", "infeasible", "duplicate", "diverged", "failed", "running", "waiting")
+
+
+@dataclass
+class TrialRecord:
+    """One trial of a study as plain values (see the storage contract for the meaning of each)."""
+
+    number: int
+    state: str  # Optuna's state name: COMPLETE, PRUNED, FAIL, RUNNING, WAITING
+    status: str  # the contract's status; derived from ``state`` where the attribute is missing
+    val_acc: float | None = None
+    test_acc: float | None = None
+    params: int | None = None
+    macs: int | None = None
+    activations: int | None = None
+    latency_ms: float | None = None
+    spec_json: str | None = None
+    spec_hash: str | None = None
+    knobs: dict[str, Any] = field(default_factory=dict)
+    constraints: tuple[float, ...] = ()
+    strategy: str | None = None
+    parent_spec_json: str | None = None
+    duplicate_of: int | None = None
+    baseline_name: str | None = None
+    fidelity: dict[str, Any] | None = None
+    datetime_start: _dt.datetime | None = None
+    datetime_complete: _dt.datetime | None = None
+    user_attrs: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def spec(self) -> ArchSpec | None:
+        """The trial's architecture, or None when the trial stored none (or an unreadable one)."""
+        if not self.spec_json:
+            return None
+        try:
+            return ArchSpec.from_json(self.spec_json)
+        except SpecError:
+            return None
+
+    @cached_property
+    def parent_spec(self) -> ArchSpec | None:
+        """The LW-DNA parent (widened) architecture, where the trial has one."""
+        if not self.parent_spec_json:
+            return None
+        try:
+            return ArchSpec.from_json(self.parent_spec_json)
+        except SpecError:
+            return None
+
+    @property
+    def feasible(self) -> bool:
+        """True when every stored constraint value is <= 0 (no constraints stored: True)."""
+        return all(c <= 0 for c in self.constraints)
+
+    @property
+    def trained(self) -> bool:
+        """A trained trial with a validation accuracy (duplicates and baselines' copies excluded)."""
+        return self.status == "trained" and self.val_acc is not None
+
+    def cost(self, axis: str) -> float | None:
+        """The record's cost on ``axis`` (``params``, ``macs`` or ``latency``)."""
+        return getattr(self, _cost_attr(axis))
+
+    @property
+    def label(self) -> str:
+        """``#12`` for a trial, the baseline's name for a baseline."""
+        return self.baseline_name or f"#{self.number}"
+
+
+@dataclass
+class StudyData:
+    """A study read from storage: its attributes, its trials and its baselines."""
+
+    name: str
+    storage: str  # URL with any password removed
+    directions: tuple[str, ...]
+    attrs: dict[str, Any]
+    records: list[TrialRecord]
+    baselines: list[TrialRecord] = field(default_factory=list)
+    source: str | None = None  # the study file, when loaded from one
+
+    @property
+    def dataset(self) -> str | None:
+        """The dataset name stored with the study."""
+        d = self.attrs.get("dataset")
+        if isinstance(d, Mapping):
+            return d.get("name") or json.dumps(d, sort_keys=True)
+        return d
+
+    @property
+    def budget(self) -> dict[str, Any]:
+        """``{"max_params", "max_macs", "max_latency_ms"}`` (None where unset)."""
+        b = self.attrs.get("budget") or {}
+        return {k: b.get(k) for k in ("max_params", "max_macs", "max_latency_ms")}
+
+    @property
+    def fidelity(self) -> dict[str, Any] | None:
+        """The study's training fidelity (epochs, train fraction, batch size)."""
+        return self.attrs.get("fidelity")
+
+    @property
+    def objectives(self) -> list[str]:
+        """The objectives, e.g. ``["val_acc"]`` or ``["val_acc", "params"]``."""
+        return list(self.attrs.get("objectives") or ["val_acc"])
+
+    def trial(self, number: int) -> TrialRecord:
+        """The record of trial ``number``; an unknown number is a :class:`MgsearchError`."""
+        for rec in self.records:
+            if rec.number == number:
+                return rec
+        last = max((r.number for r in self.records), default=None)
+        have = "it has no trials" if last is None else f"trial numbers run 0..{last}"
+        raise MgsearchError(f"study {self.name!r} has no trial {number}; {have}")
+
+
+# --------------------------------------------------------------------------- loading
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (never write credentials anywhere)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        u = make_url(url)
+        if u.password is None:
+            return url
+        return u.render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy understands: strip "user:pass@" by hand
+        if "@" in url and "://" in url:
+            scheme, rest = url.split("://", 1)
+            creds, host = rest.rsplit("@", 1)
+            return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+        return url
+
+
+def _resolve(target: str | Path, storage: str | None, study_name: str | None) -> tuple[str, str | None, str | None]:
+    """(storage URL, study name or None, study file or None) for a study file, DB file or URL."""
+    text = str(target)
+    if "://" in text:
+        return text, study_name, None
+    path = Path(text)
+    if path.suffix == ".toml":
+        if not path.is_file():
+            raise MgsearchError(f"{path}: study file not found")
+        try:
+            from mgsearch.study import StudyConfig  # the search's study-file reader
+        except ImportError:  # pragma: no cover - the search module is part of the package
+            StudyConfig = None  # type: ignore[assignment]
+        if StudyConfig is not None:
+            cfg = StudyConfig.from_file(path)
+            url = storage or cfg.storage
+            return url, study_name or cfg.name, str(path)
+        url = storage or f"sqlite:///{path.with_suffix('.db').resolve()}"
+        return url, study_name or path.stem, str(path)
+    if storage:
+        return storage, study_name, None
+    return f"sqlite:///{path.resolve()}", study_name, None
+
+
+def _check_sqlite_exists(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        db = url[len("sqlite:///"):]
+        if db and db != ":memory:" and not Path(db).is_file():
+            raise StorageError(f"{db}: no study database here; run `mgsearch search` on the study file first")
+
+
+def _float(v: Any) -> float | None:
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _int(v: Any) -> int | None:
+    f = _float(v)
+    return None if f is None else int(f)
+
+
+_STATE_STATUS = {"PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
+
+
+def records_from_trials(trials: Iterable[Any]) -> list[TrialRecord]:
+    """Turn Optuna ``FrozenTrial`` objects into :class:`TrialRecord` values."""
+    out = []
+    for t in trials:
+        ua = dict(t.user_attrs)
+        state = t.state.name
+        status = ua.get("status")
+        if state in ("RUNNING", "WAITING"):
+            status = _STATE_STATUS[state]
+        elif not isinstance(status, str):
+            status = _STATE_STATUS.get(state, "trained" if ua.get("val_acc") is not None else "failed")
+        cons = ua.get("constraints")
+        if cons is None:
+            cons = t.system_attrs.get("constraints") if hasattr(t, "system_attrs") else None
+        out.append(
+            TrialRecord(
+                number=t.number,
+                state=state,
+                status=status,
+                val_acc=_float(ua.get("val_acc")),
+                test_acc=_float(ua.get("test_acc")),
+                params=_int(ua.get("params")),
+                macs=_int(ua.get("macs")),
+                activations=_int(ua.get("activations")),
+                latency_ms=_float(ua.get("latency_ms")),
+                spec_json=ua.get("spec"),
+                spec_hash=ua.get("spec_hash"),
+                knobs=dict(t.params),
+                constraints=tuple(float(c) for c in (cons or ()) if _float(c) is not None),
+                strategy=ua.get("strategy"),
+                parent_spec_json=ua.get("parent_spec"),
+                duplicate_of=_int(ua.get("duplicate_of")),
+                baseline_name=ua.get("baseline_name"),
+                fidelity=ua.get("fidelity"),
+                datetime_start=t.datetime_start,
+                datetime_complete=t.datetime_complete,
+                user_attrs=ua,
+            )
+        )
+    out.sort(key=lambda r: r.number)
+    return out
+
+
+def load_study(
+    study: str | Path, study_name: str | None = None, *, storage: str | None = None
+) -> StudyData:
+    """Read a study (and its ``<name>.baselines`` study, if present) from storage.
+
+    ``study`` is a study file (``.toml``; its storage and name are used unless ``storage`` /
+    ``study_name`` override them), an SQLite database file, or a storage URL. With a database that
+    holds one study, ``study_name`` may be omitted. Errors (no database, unknown study) are
+    :class:`~mgsearch.errors.StorageError` naming the database and the studies it holds.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url, name, source = _resolve(study, storage, study_name)
+    safe = redact_url(url)
+    _check_sqlite_exists(url)
+    try:
+        store = optuna.storages.RDBStorage(url)
+        summaries = optuna.get_all_study_summaries(store, include_best_trial=False)
+    except MgsearchError:
+        raise
+    except Exception as exc:  # SQLAlchemy / driver errors: one line, no credentials
+        raise StorageError(f"{safe}: cannot open the study database ({type(exc).__name__})") from None
+    names = [s.study_name for s in summaries]
+    if name is None:
+        main = [n for n in names if not n.endswith(".baselines")]
+        if len(main) != 1:
+            raise StorageError(f"{safe} holds {len(main)} studies ({', '.join(main) or 'none'}); pass --study-name")
+        name = main[0]
+    if name not in names:
+        raise StorageError(f"{safe} has no study {name!r}; it holds: {', '.join(names) or 'no studies'}")
+    st = optuna.load_study(study_name=name, storage=store)
+    baselines: list[TrialRecord] = []
+    if f"{name}.baselines" in names:
+        bst = optuna.load_study(study_name=f"{name}.baselines", storage=store)
+        baselines = records_from_trials(bst.get_trials(deepcopy=False))
+        for rec in baselines:
+            if rec.baseline_name is None:
+                rec.baseline_name = f"baseline #{rec.number}"
+    return StudyData(
+        name=name,
+        storage=safe,
+        directions=tuple(d.name.lower() for d in st.directions),
+        attrs=dict(st.user_attrs),
+        records=records_from_trials(st.get_trials(deepcopy=False)),
+        baselines=baselines,
+        source=source,
+    )
+
+
+# --------------------------------------------------------------------------- analysis
+def _cost_attr(axis: str) -> str:
+    try:
+        return COSTS[axis]
+    except KeyError:
+        raise MgsearchError(f"cost={axis!r} is unknown; allowed: {', '.join(COSTS)}") from None
+
+
+def feasible(records: Iterable[TrialRecord], cost: str | None = None) -> list[TrialRecord]:
+    """Trained, feasible trials (with a value on the ``cost`` axis when given), one per spec.
+
+    Duplicates are excluded (their status is ``duplicate``); should one spec have been trained twice
+    (a retry), the earliest trial stands for it.
+    """
+    attr = _cost_attr(cost) if cost else None
+    seen: set[str] = set()
+    out = []
+    for rec in sorted(records, key=lambda r: r.number):
+        if not rec.trained or not rec.feasible:
+            continue
+        if attr is not None and getattr(rec, attr) is None:
+            continue
+        if rec.spec_hash:
+            if rec.spec_hash in seen:
+                continue
+            seen.add(rec.spec_hash)
+        out.append(rec)
+    return out
+
+
+def pareto_front(records: Iterable[TrialRecord], cost: str = "params") -> list[TrialRecord]:
+    """The feasible trained trials that no other one dominates (higher-or-equal accuracy at
+    lower-or-equal cost, better in one), sorted by cost ascending.
+
+    Ties: of several trials with equal cost and equal accuracy only the earliest is kept; equal
+    accuracy at a higher cost, or equal cost at a lower accuracy, is dominated.
+    """
+    attr = _cost_attr(cost)
+    cand = feasible(records, cost)
+    cand.sort(key=lambda r: (getattr(r, attr), -r.val_acc, r.number))
+    front: list[TrialRecord] = []
+    best_acc = -math.inf
+    for rec in cand:
+        if rec.val_acc > best_acc:
+            front.append(rec)
+            best_acc = rec.val_acc
+    return front
+
+
+def hypervolume(points: Iterable[tuple[float, float]], ref_cost: float) -> float:
+    """Area dominated by ``(cost, acc)`` points inside the box ``cost <= ref_cost``, ``acc >= 0``,
+    with cost measured in units of ``ref_cost`` (so the result lies in [0, 1] for acc in [0, 1]).
+
+    The reference point is ``(cost = ref_cost, acc = 0)``: a point at cost ``c`` and accuracy ``a``
+    alone dominates ``(1 - c / ref_cost) * a``. Points costing more than ``ref_cost`` add nothing.
+    """
+    if not ref_cost > 0:
+        raise MgsearchError(f"ref_cost={ref_cost} must be positive")
+    pts = sorted((c, a) for c, a in points if c <= ref_cost and a > 0)
+    hv, best_acc = 0.0, 0.0
+    for c, a in pts:
+        if a > best_acc:
+            hv += (a - best_acc) * (1.0 - c / ref_cost)
+            best_acc = a
+    return hv
+
+
+def hypervolume_history(
+    records: Sequence[TrialRecord], *, cost: str = "params", ref_cost: float | None = None
+) -> tuple[list[int], list[float], float]:
+    """Hypervolume (see :func:`hypervolume`) of the feasible front after each trial, in trial order.
+
+    ``ref_cost`` defaults to the largest cost of any feasible trained trial (so the front's most
+    expensive point still counts, barely); pass the study's budget (``max_params``) to measure
+    against the budget instead. Returns ``(trial_numbers, hypervolumes, ref_cost)``; the
+    hypervolume never decreases.
+    """
+    attr = _cost_attr(cost)
+    ordered = sorted(records, key=lambda r: r.number)
+    ok = {id(r) for r in feasible(ordered, cost)}
+    if ref_cost is None:
+        costs = [getattr(r, attr) for r in ordered if id(r) in ok]
+        ref_cost = float(max(costs)) if costs else 1.0
+    numbers: list[int] = []
+    values: list[float] = []
+    # incremental front: recompute the sweep only when a new point enters (fronts are small)
+    front: list[tuple[float, float]] = []
+    hv = 0.0
+    for rec in ordered:
+        if id(rec) in ok:
+            c, a = float(getattr(rec, attr)), float(rec.val_acc)
+            if not any(fc <= c and fa >= a for fc, fa in front):
+                front = [(fc, fa) for fc, fa in front if not (c <= fc and a >= fa)] + [(c, a)]
+                hv = hypervolume(front, ref_cost)
+        numbers.append(rec.number)
+        values.append(hv)
+    return numbers, values, float(ref_cost)
+
+
+@dataclass
+class WidthProfiles:
+    """Per-layer structure of a set of trials (rows) as matrices (NaN where a row lacks a column).
+
+    ``widths[i, j]`` is row ``i``'s width on slot ``columns[j]`` (names from
+    :func:`mgsearch.spec.width_slots`); ``group_sizes`` / ``shares`` are per stage (0 = dense convs).
+    """
+
+    labels: list[str]
+    numbers: list[int | None]
+    columns: list[str]
+    widths: np.ndarray
+    stage_columns: list[str]
+    group_sizes: np.ndarray
+    shares: np.ndarray
+
+
+def width_profiles(records: Sequence[TrialRecord], baselines: Sequence[TrialRecord] = ()) -> WidthProfiles:
+    """Width, group-size and share profiles of ``records`` (e.g. a Pareto set), with ``baselines``
+    appended as extra rows (labelled by name) so found and uniform networks read side by side.
+
+    Records without a readable spec are skipped. Columns keep the order in which slot names first
+    appear, so networks of equal structure line up slot by slot.
+    """
+    rows = [r for r in list(records) + list(baselines) if r.spec is not None]
+    columns: list[str] = []
+    index: dict[str, int] = {}
+    slot_rows = []
+    for rec in rows:
+        slots = width_slots(rec.spec)
+        for s in slots:
+            if s.name not in index:
+                index[s.name] = len(columns)
+                columns.append(s.name)
+        slot_rows.append({s.name: s.value for s in slots})
+    widths = np.full((len(rows), len(columns)), np.nan)
+    for i, values in enumerate(slot_rows):
+        for name, v in values.items():
+            widths[i, index[name]] = v
+    n_stages = max((len(r.spec.stages) for r in rows), default=0)
+    groups = np.full((len(rows), n_stages), np.nan)
+    shares = np.full((len(rows), n_stages), np.nan)
+    for i, rec in enumerate(rows):
+        for j, st in enumerate(rec.spec.stages):
+            groups[i, j] = st.group_size or 0
+            shares[i, j] = st.share
+    return WidthProfiles(
+        labels=[r.label for r in rows],
+        numbers=[None if r.baseline_name else r.number for r in rows],
+        columns=columns,
+        widths=widths,
+        stage_columns=[f"stages[{j}]" for j in range(n_stages)],
+        group_sizes=groups,
+        shares=shares,
+    )
+
+
+def state_counts(records: Iterable[TrialRecord]) -> dict[str, int]:
+    """How many trials have each status (every status of :data:`STATUSES` present, 0 if none)."""
+    counts = {s: 0 for s in STATUSES}
+    for rec in records:
+        counts[rec.status] = counts.get(rec.status, 0) + 1
+    return counts
+
+
+def _fmt_count(n: float) -> str:
+    return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.3g}"
+
+
+def best(
+    study: StudyData | Sequence[TrialRecord],
+    *,
+    max_params: float | None = None,
+    max_macs: float | None = None,
+    max_latency_ms: float | None = None,
+) -> TrialRecord:
+    """The most accurate trained feasible trial within the given budget: a query, no training.
+
+    Ties in accuracy go to fewer params, then the earlier trial. A budget no trial meets raises
+    :class:`~mgsearch.errors.BudgetError` saying what the cheapest trained feasible trial costs.
+    """
+    records = study.records if isinstance(study, StudyData) else list(study)
+    name = f"study {study.name!r}" if isinstance(study, StudyData) else "the study"
+    limits = [(a, v) for a, v in (("params", max_params), ("macs", max_macs), ("latency_ms", max_latency_ms)) if v is not None]
+    for attr, v in limits:
+        if not (isinstance(v, (int, float)) and v > 0):
+            raise MgsearchError(f"max_{attr}={v!r} must be a positive number")
+    pool = feasible(records)
+    if not pool:
+        raise BudgetError(f"{name} has no trained feasible trial yet; run the search first")
+    fits = [r for r in pool if all(getattr(r, a) is not None and getattr(r, a) <= v for a, v in limits)]
+    if not fits:
+        axis = limits[0][0] if limits else "params"
+        measured = [r for r in pool if getattr(r, axis) is not None]
+        cheap = min(measured or pool, key=lambda r: (getattr(r, axis) or 0, r.number))
+        want = " and ".join(f"{a} <= {_fmt_count(v)}" for a, v in limits)
+        have = f"{_fmt_count(cheap.params or 0)} params, {_fmt_count(cheap.macs or 0)} MACs"
+        if cheap.latency_ms is not None:
+            have += f", {cheap.latency_ms:.3g} ms"
+        raise BudgetError(
+            f"no trained feasible trial of {name} has {want}; the cheapest (by {axis}) is trial "
+            f"{cheap.number} with {have} (val_acc {cheap.val_acc:.4f})"
+        )
+    return max(fits, key=lambda r: (r.val_acc, -(r.params or 0), -r.number))
