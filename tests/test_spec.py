@@ -158,8 +158,10 @@ def test_structure_rules():
         make("resnet", share=2, blocks=(Block(16), Block(16)))
     with pytest.raises(SpecError, match=r"share=3 exceeds the stage depth 2"):
         make("dacnn", share=3)
+    d = base_dict()
+    d["stages"][0]["group_size"] = 5
     with pytest.raises(SpecError, match=r"stages\[0\]\.group_size=5 must be even"):
-        make("mgic", group_size=5, width=15)
+        ArchSpec.from_dict(d)
     with pytest.raises(SpecError, match=r"stride=3 must be <= 2"):
         make("resnet", stride=3)
 
