@@ -1,0 +1,151 @@
+"""Named reference networks (one table) and :func:`resolve_spec` (preset name / JSON file / inline JSON).
+
+Every preset carries GOLDEN ``params`` and ``macs`` literals (CIFAR input 3x32x32, 10 classes);
+the tests check them against :func:`mgsearch.cost.cost` and against the built model, so a change
+in a family's semantics cannot go unnoticed. ``docs/concepts.md`` compares them with the papers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mgsearch.errors import SpecError
+from mgsearch.spec import ArchSpec, Block, Stage, Stem
+
+__all__ = ["Preset", "PRESETS", "get_preset", "resolve_spec", "preset_names"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named network: its spec, where it comes from, and its golden analytic cost."""
+
+    name: str
+    description: str
+    source: str
+    spec: ArchSpec
+    params: int
+    macs: int
+
+
+def _resnet_like(family: str, n: int, *, widths=(16, 32, 64), s: int | None = None, share: int = 1) -> ArchSpec:
+    stages = tuple(
+        Stage(width=w, blocks=tuple(Block(inner=w) for _ in range(n)), stride=1 if i == 0 else 2,
+              group_size=s, share=share)
+        for i, w in enumerate(widths)
+    )
+    return ArchSpec(family=family, stem=Stem(width=widths[0]), stages=stages)
+
+
+def _mgnet_like(
+    family: str, u_widths: tuple[int, ...], f_widths: tuple[int, ...], *, steps: int = 2, share: int = 2,
+    s: int | None = None,
+) -> ArchSpec:
+    stages = tuple(
+        Stage(width=u, blocks=tuple(Block(inner=f) for _ in range(steps)), stride=1 if i == 0 else 2,
+              group_size=s, share=share)
+        for i, (u, f) in enumerate(zip(u_widths, f_widths))
+    )
+    return ArchSpec(family=family, stem=Stem(width=f_widths[0]), stages=stages)
+
+
+_HE = "He, Zhang, Ren, Sun, Deep Residual Learning (CVPR 2016), CIFAR-10 section: 6n+2 layers, option-A shortcuts"
+_TABLE: tuple[Preset, ...] = (
+    Preset("resnet20", "CIFAR ResNet-20 (n=3, widths 16/32/64)", _HE + "; reported 0.27M params, 41M MACs",
+           _resnet_like("resnet", 3), 269_722, 40_551_040),
+    Preset("resnet32", "CIFAR ResNet-32 (n=5, widths 16/32/64)", _HE + "; reported 0.46M params, 69M MACs",
+           _resnet_like("resnet", 5), 464_154, 68_862_592),
+    Preset("resnet56", "CIFAR ResNet-56 (n=9, widths 16/32/64)",
+           _HE + "; reported 0.85M params, 125M MACs (LW-DNA Table 1: 0.856M, 127.4M)",
+           _resnet_like("resnet", 9), 853_018, 125_485_696),
+    Preset("mgic20", "ResNet-20 with every 3x3 conv an MGIC conv, group size s=8",
+           "Eliasof et al., Multigrid-in-Channels (arXiv 2011.09128) applied to ResNet-20; no reported size",
+           _resnet_like("mgic", 3, s=8), 95_642, 22_123_136),
+    Preset("dacnn20", "ResNet-20 layout, one anchored conv1/conv2 pair per stage (share=3)",
+           "Huang, Dwivedi, Roig, Deep Anchored CNNs (arXiv 1904.09764), DACNN-mix style sharing per stage",
+           _resnet_like("dacnn", 3, share=3), 122_266, 40_551_040),
+    Preset("dacnn56", "ResNet-56 layout, one anchored conv1/conv2 pair per stage (share=9)",
+           "Huang, Dwivedi, Roig, Deep Anchored CNNs (arXiv 1904.09764), DACNN-mix style sharing per stage",
+           _resnet_like("dacnn", 9, share=9), 124_954, 125_485_696),
+    Preset("mgnet-2222-256", "MgNet[2,2,2,2]-256-B^l: 4 levels of width 256, 2 steps, B shared per level",
+           "He & Xu, MgNet (arXiv 1901.10415), code XuTeam/MgNet_Code; reported about 8.2M params",
+           _mgnet_like("mgnet", (256,) * 4, (256,) * 4), 8_278_794, 3_800_828_416),
+    Preset("mgnet-222-64", "Small MgNet[2,2,2]-64-B^l: 3 levels of width 64 (CPU-friendly)",
+           "He & Xu, MgNet (arXiv 1901.10415), scaled down; no reported size",
+           _mgnet_like("mgnet", (64,) * 3, (64,) * 3), 373_194, 232_981_120),
+    Preset("mgiad", "MGiaD reference: 4 levels, u 64/128/256/256, f 64/64/128/256, 2 steps, B shared, s=32",
+           "van Betteray, Rottmann, Kahl, MGiaD (arXiv 2211.05525) / Poly-MgNet defaults; reported about 1.3M params",
+           _mgnet_like("mgiad", (64, 128, 256, 256), (64, 64, 128, 256), s=32), 1_344_714, 294_750_720),
+    Preset("mgiad-small", "Small MGiaD: 3 levels of width 32/64/128, 2 steps, B shared, s=8 (CPU-friendly)",
+           "van Betteray, Rottmann, Kahl, MGiaD (arXiv 2211.05525), scaled down; no reported size",
+           _mgnet_like("mgiad", (32, 64, 128), (32, 64, 128), s=8), 126_762, 43_517_184),
+)
+
+#: preset name -> :class:`Preset`
+PRESETS: dict[str, Preset] = {p.name: p for p in _TABLE}
+
+
+def preset_names() -> list[str]:
+    """The preset names in table order."""
+    return list(PRESETS)
+
+
+def get_preset(name: str) -> ArchSpec:
+    """The spec of preset ``name``; an unknown name is a :class:`SpecError` listing the names."""
+    try:
+        return PRESETS[name].spec
+    except (KeyError, TypeError):
+        close = difflib.get_close_matches(str(name), PRESETS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise SpecError(f"preset {name!r} is unknown{hint}; known presets: {', '.join(PRESETS)}") from None
+
+
+def _looks_like_path(arg: str) -> bool:
+    return arg.endswith(".json") or os.sep in arg or "/" in arg or Path(arg).exists()
+
+
+def resolve_spec(
+    arg: str | ArchSpec,
+    *,
+    in_channels: int | None = None,
+    num_classes: int | None = None,
+    input_size: int | None = None,
+) -> ArchSpec:
+    """A spec from a preset name, a JSON file path or inline JSON text, adapted to a dataset.
+
+    The keyword overrides replace ``in_channels`` / ``num_classes`` / ``input_size`` (e.g. 1, 10, 28
+    for Fashion-MNIST). Errors are :class:`SpecError` naming the file (missing, bad JSON, bad field).
+    """
+    if isinstance(arg, ArchSpec):
+        spec = arg
+    elif not isinstance(arg, str) or not arg.strip():
+        raise SpecError(f"spec argument {arg!r} is empty; give a preset name ({', '.join(PRESETS)}), "
+                        "a JSON file or inline JSON")
+    elif arg.lstrip().startswith("{"):
+        try:
+            spec = ArchSpec.from_json(arg)
+        except SpecError as exc:
+            raise SpecError(f"inline spec JSON: {exc}") from None
+    elif arg in PRESETS:
+        spec = PRESETS[arg].spec
+    elif _looks_like_path(arg):
+        path = Path(arg)
+        if not path.is_file():
+            raise SpecError(f"{arg}: spec file not found (give a preset name, a JSON file or inline JSON)")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError(f"{arg}: cannot read spec file: {exc}") from None
+        try:
+            spec = ArchSpec.from_json(text)
+        except SpecError as exc:
+            raise SpecError(f"{arg}: {exc}") from None
+    else:
+        get_preset(arg)  # raises with the list of names and a suggestion
+        raise AssertionError("unreachable")
+    changes = {k: v for k, v in (("in_channels", in_channels), ("num_classes", num_classes),
+                                  ("input_size", input_size)) if v is not None}
+    return spec.replace(**changes) if changes else spec
