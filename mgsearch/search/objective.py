@@ -1,0 +1,285 @@
+"""The Optuna objective: sample a spec, check the budget, train at the study's fidelity, store the contract.
+
+One call of :class:`Objective` is one trial. What it stores is the "Study storage contract" of
+``docs/architecture.md`` (report, export, shrink and workers read exactly these attributes):
+
+* infeasible candidates (analytic cost over the budget) are recorded with their constraint values
+  (``trial.set_constraint``) and objective value 0.0 without any training (milliseconds);
+* a spec already trained (or being trained) in the study is never trained again: the duplicate
+  takes the earlier result (``status = "duplicate"``, ``duplicate_of``);
+* :class:`~mgsearch.errors.TrainingDiverged` ends the trial COMPLETE with ``status = "diverged"``
+  and val accuracy 0.0, so the sampler learns to avoid the region and the search goes on;
+* single-objective studies report each epoch's val accuracy so the pruner can stop the trial.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from mgsearch.errors import MgsearchError, TrainingDiverged
+from mgsearch.search.budget import Budget, repair_to_budget
+from mgsearch.search.chooser import OptunaChooser
+from mgsearch.spec import ArchSpec
+from mgsearch.study import StudyConfig
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mgsearch.space import SearchSpace
+
+__all__ = ["Objective", "TrialOutcome", "package_versions", "COUNTED_STATES", "SurplusTrial"]
+
+#: statuses whose objective values are a real (or inherited) training result
+RESULT_STATUSES = ("trained", "diverged", "duplicate")
+#: poll interval while waiting for another worker that trains the same spec
+DUPLICATE_POLL_S = 2.0
+
+
+class SurplusTrial(Exception):
+    """A trial started after the study reached n_trials (a race between workers); it is failed unrun."""
+
+
+def package_versions() -> dict[str, str]:
+    """``{"mgsearch", "torch", "optuna", "python"}`` as stored with every trained trial."""
+    import optuna
+    import torch
+
+    import mgsearch
+
+    return {
+        "mgsearch": mgsearch.__version__,
+        "torch": torch.__version__,
+        "optuna": optuna.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def COUNTED_STATES() -> tuple[Any, ...]:  # noqa: N802 - a constant that needs optuna imported lazily
+    """Trial states that count towards ``n_trials`` (finished or on their way)."""
+    from optuna.trial import TrialState
+
+    return (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+
+
+@dataclass
+class TrialOutcome:
+    """What the last trial did (for the progress bar): status, val accuracy, params, MACs."""
+
+    status: str
+    val_acc: float | None = None
+    params: int | None = None
+    macs: int | None = None
+
+
+@dataclass
+class Objective:
+    """Callable ``objective(trial)`` for :meth:`optuna.Study.optimize` (see the module docstring).
+
+    ``train_fn`` defaults to :func:`mgsearch.train.train` (looked up at call time, so tests can
+    monkeypatch it); ``dataset`` is loaded once per process by the caller.
+    """
+
+    config: StudyConfig
+    space: "SearchSpace"
+    dataset: Any
+    device: str
+    train_fn: Callable[..., Any] | None = None
+    outcomes: list[TrialOutcome] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.budget = Budget.from_config(self.config)
+        self.versions = package_versions()
+        self.measure_latency = self.config.max_latency_ms is not None or "latency_ms" in self.config.objectives
+
+    # ------------------------------------------------------------------ values
+    def _values(self, acc: float, attrs: dict[str, Any]) -> float | list[float]:
+        if not self.config.multi_objective:
+            return float(acc)
+        out = [float(acc)]
+        for name in self.config.objectives[1:]:
+            out.append(float(attrs[name]))
+        return out
+
+    # ------------------------------------------------------------------ the trial
+    def __call__(self, trial: "optuna.Trial") -> float | list[float]:
+        t0 = time.perf_counter()
+        self._check_surplus(trial)
+        retry_of = trial.system_attrs.get("failed_trial")
+        attrs: dict[str, Any] = {"strategy": self.config.strategy}
+        if retry_of is not None:
+            attrs["retry_of"] = int(retry_of)
+        chooser = OptunaChooser(trial)
+        if self.config.strategy == "lwdna":
+            from mgsearch.shrink import lwdna_candidate  # the LW-DNA strategy lives in mgsearch.shrink
+
+            spec, parent, extra = lwdna_candidate(chooser, self.config, self.dataset)
+            attrs["parent_spec"] = parent.to_json()
+            attrs.update(extra or {})
+        else:
+            spec = self.space.to_spec(chooser)
+        return self._evaluate(trial, spec, attrs, t0)
+
+    def _evaluate(self, trial: "optuna.Trial", spec: ArchSpec, attrs: dict[str, Any], t0: float) -> Any:
+        import optuna
+
+        from mgsearch.cost import cost
+
+        c = cost(spec)
+        if self.config.repair and not self.budget.fits(c):
+            repaired = repair_to_budget(spec, self.budget)
+            if repaired is not None and repaired != spec:
+                attrs["repaired_from"] = spec.to_json()
+                spec, c = repaired, cost(repaired)
+        constraints = self.budget.analytic_constraints(c)
+        attrs.update(spec=spec.to_json(), spec_hash=spec.hash, params=c.params, macs=c.macs,
+                     activations=c.activations)
+        if self.measure_latency:
+            lat = self._latency(spec)
+            attrs["latency_ms"] = lat["median_ms"]
+            attrs["latency_device"] = lat["device_name"]
+            if self.config.max_latency_ms is not None:
+                constraints["latency_ms"] = float(lat["median_ms"] - self.config.max_latency_ms)
+        attrs["constraints"] = [constraints[n] for n in self.budget.names]
+        for name in self.budget.names:
+            trial.set_constraint(name, constraints[name])
+        feasible = all(v <= 0 for v in constraints.values())
+        if not feasible:
+            attrs["status"] = "infeasible"
+            attrs["wall_seconds"] = time.perf_counter() - t0
+            self._set_attrs(trial, attrs)
+            self.outcomes.append(TrialOutcome("infeasible", None, c.params, c.macs))
+            return self._values(0.0, attrs)
+        # publish the hash before training: other workers then see this spec as "running"
+        trial.set_user_attr("spec_hash", spec.hash)
+        earlier = self._find_earlier(trial, spec.hash)
+        if earlier is not None:
+            return self._take_duplicate(trial, earlier, attrs, t0)
+        return self._train(trial, spec, attrs, t0)
+
+    # ------------------------------------------------------------------ pieces
+    def _check_surplus(self, trial: "optuna.Trial") -> None:
+        n = self.config.n_trials
+        if n is None:
+            return
+        states = COUNTED_STATES()
+        ahead = sum(1 for t in trial.study.get_trials(deepcopy=False, states=states) if t.number < trial.number)
+        if ahead >= n:
+            trial.set_user_attr("status", "failed")
+            trial.set_user_attr("error", f"surplus: the study already had {n} trials when this one started")
+            raise SurplusTrial(f"trial {trial.number} is beyond n_trials={n}")
+
+    def _latency(self, spec: ArchSpec) -> dict[str, Any]:
+        from mgsearch.cost import measure_latency
+        from mgsearch.families import build
+
+        model = build(spec)
+        return measure_latency(model, (1, spec.in_channels, spec.input_size, spec.input_size), self.device)
+
+    def _find_earlier(self, trial: "optuna.Trial", spec_hash: str) -> Any:
+        """The earliest other trial of the same spec that has (or will have) a training result."""
+        from optuna.trial import TrialState
+
+        while True:
+            running = None
+            for t in trial.study.get_trials(deepcopy=False):
+                if t.number == trial.number or t.user_attrs.get("spec_hash") != spec_hash:
+                    continue
+                status = t.user_attrs.get("status")
+                if t.state == TrialState.COMPLETE and status in RESULT_STATUSES:
+                    return t
+                if t.state == TrialState.PRUNED and status in ("pruned", "duplicate"):
+                    return t
+                if t.state == TrialState.RUNNING and status is None and t.number < trial.number:
+                    running = t
+            if running is None:
+                return None
+            time.sleep(DUPLICATE_POLL_S)  # another worker trains this spec: wait for its result
+
+    def _take_duplicate(self, trial: "optuna.Trial", earlier: Any, attrs: dict[str, Any], t0: float) -> Any:
+        import optuna
+        from optuna.trial import TrialState
+
+        source = earlier.user_attrs
+        for key in ("val_acc", "val_history", "fidelity", "train_seconds", "images_per_second", "seed", "device",
+                    "versions", "latency_ms"):
+            if key in source:
+                attrs[key] = source[key]
+        attrs["status"] = "duplicate"
+        attrs["duplicate_of"] = int(source.get("duplicate_of", earlier.number))
+        attrs["wall_seconds"] = time.perf_counter() - t0
+        self._set_attrs(trial, attrs)
+        acc = float(source.get("val_acc") or 0.0)
+        if earlier.state == TrialState.PRUNED:
+            if not self.config.multi_objective:
+                for step, value in sorted(earlier.intermediate_values.items()):
+                    trial.report(value, step)
+            self.outcomes.append(TrialOutcome("pruned", acc, attrs["params"], attrs["macs"]))
+            raise optuna.TrialPruned(f"duplicate of pruned trial {attrs['duplicate_of']}")
+        self.outcomes.append(TrialOutcome("duplicate", acc, attrs["params"], attrs["macs"]))
+        return self._values(acc, attrs)
+
+    def _train(self, trial: "optuna.Trial", spec: ArchSpec, attrs: dict[str, Any], t0: float) -> Any:
+        import optuna
+
+        from mgsearch import train as train_module
+
+        train_fn = self.train_fn or train_module.train
+        fidelity = train_module.Fidelity(
+            epochs=self.config.epochs, train_fraction=self.config.train_fraction, batch_size=self.config.batch_size
+        )
+        recipe = train_module.Recipe(**dict(self.config.recipe))
+        history: list[float] = []
+        prune = not self.config.multi_objective and self.config.pruner != "none"
+
+        def on_epoch(epoch: int, val_acc: float) -> None:
+            history.append(float(val_acc))
+            if prune:
+                step = len(history)
+                trial.report(float(val_acc), step)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned after epoch {step} at val_acc={val_acc:.4f}")
+
+        attrs.update(fidelity=self.config.fidelity(), seed=self.config.seed, device=self.device,
+                     versions=self.versions)
+        try:
+            result = train_fn(spec, self.dataset, fidelity=fidelity, recipe=recipe, seed=self.config.seed,
+                              device=self.device, on_epoch=on_epoch)
+        except optuna.TrialPruned:
+            attrs.update(status="pruned", val_history=history, val_acc=history[-1] if history else 0.0,
+                         wall_seconds=time.perf_counter() - t0)
+            self._set_attrs(trial, attrs)
+            self.outcomes.append(TrialOutcome("pruned", attrs["val_acc"], attrs["params"], attrs["macs"]))
+            raise
+        except TrainingDiverged as exc:
+            attrs.update(status="diverged", val_history=history, val_acc=0.0, diverged_epoch=exc.epoch,
+                         error=str(exc)[:500], wall_seconds=time.perf_counter() - t0)
+            self._set_attrs(trial, attrs)
+            self.outcomes.append(TrialOutcome("diverged", 0.0, attrs["params"], attrs["macs"]))
+            return self._values(0.0, attrs)
+        except MgsearchError:
+            raise
+        except Exception as exc:
+            attrs.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:500],
+                         wall_seconds=time.perf_counter() - t0)
+            self._set_attrs(trial, attrs)
+            self.outcomes.append(TrialOutcome("failed", None, attrs["params"], attrs["macs"]))
+            raise
+        acc = float(result.val_acc)
+        hist = [float(v) for v in getattr(result, "history", None) or []] if not history else history
+        attrs.update(status="trained", val_acc=acc, val_history=hist or [acc],
+                     train_seconds=float(result.train_seconds),
+                     images_per_second=float(result.images_per_second),
+                     wall_seconds=time.perf_counter() - t0)
+        self._set_attrs(trial, attrs)
+        self.outcomes.append(TrialOutcome("trained", acc, attrs["params"], attrs["macs"]))
+        return self._values(acc, attrs)
+
+    @staticmethod
+    def _set_attrs(trial: "optuna.Trial", attrs: dict[str, Any]) -> None:
+        # one storage round trip per attribute is what Optuna offers; keep the set small and flat
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+

@@ -1,0 +1,261 @@
+"""Running a study: create or resume it, run trials until n_trials / timeout, share the stop condition.
+
+Stop condition (shared by every worker through the database): a study is done when its COMPLETE +
+PRUNED trials reach ``n_trials``. Infeasible, duplicate and diverged trials are COMPLETE and count
+(they are cheap); FAIL trials (a crashed worker, a bug) do not count. A worker starts a new trial
+only while COMPLETE + PRUNED + RUNNING + WAITING is below ``n_trials``; otherwise it waits for the
+running trials (failing stale ones, whose retries it then runs) and stops when the study is done. A
+trial that still starts beyond ``n_trials`` (two workers racing) notices it first thing, by trial
+number, and fails without running (``status = "failed"``, ``error = "surplus: ..."``), so the study
+ends with exactly ``n_trials`` finished trials.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from mgsearch.errors import ConfigError, MgsearchError, StorageError
+from mgsearch.search.budget import Budget, check_space_minimum
+from mgsearch.search.objective import Objective, SurplusTrial
+from mgsearch.search.progress import Progress, pareto_rows, status_counts
+from mgsearch.search.samplers import make_pruner, make_sampler
+from mgsearch.search.storage import load_existing_study, storage_for
+from mgsearch.study import StudyConfig, config_differences
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mgsearch.space import SearchSpace
+
+__all__ = ["run_search", "SearchResult", "open_study", "prepare", "resolve_device", "MAX_CONSECUTIVE_FAILURES"]
+
+#: a search stops (re-raising the error) after this many trials in a row fail with an unexpected error
+MAX_CONSECUTIVE_FAILURES = 3
+log = logging.getLogger("mgsearch.search")
+
+
+@dataclass
+class SearchResult:
+    """What a search run left in its study: counts per status and the feasible Pareto set."""
+
+    study_name: str
+    storage: str
+    n_trials: int
+    counts: dict[str, int]
+    pareto: list[dict[str, Any]]
+    stopped_by: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"study": self.study_name, "storage": self.storage, "n_trials": self.n_trials,
+                "counts": self.counts, "pareto": self.pareto, "stopped_by": self.stopped_by}
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``mps`` when available, else ``cpu``."""
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device.name={name!r} is not allowed: no CUDA device is available here (use cpu or auto)")
+    return name
+
+
+def quiet_optuna(verbose: bool) -> None:
+    """Silence Optuna's per-trial INFO lines and experimental warnings unless ``verbose``."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
+    if not verbose:
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning, module="optuna")
+
+
+def study_attrs(config: StudyConfig, dataset: Any) -> dict[str, Any]:
+    """The study user attrs of the storage contract."""
+    import mgsearch
+
+    describe = dataset.describe() if hasattr(dataset, "describe") else {"name": config.dataset}
+    return {
+        "mgsearch_version": mgsearch.__version__,
+        "config": config.to_dict(),
+        "dataset": describe,
+        "budget": config.budget(),
+        "objectives": list(config.objectives),
+        "fidelity": config.fidelity(),
+        "space": config.space,
+        "strategy": config.strategy,
+    }
+
+
+def directions(config: StudyConfig) -> list[str]:
+    """``maximize`` val_acc, ``minimize`` every further objective."""
+    return ["maximize"] + ["minimize"] * (len(config.objectives) - 1)
+
+
+def check_compatible(study: "optuna.Study", config: StudyConfig) -> None:
+    """ConfigError when the stored configuration differs from ``config`` in what defines the study."""
+    stored = study.user_attrs.get("config")
+    if stored is None:
+        raise StorageError(
+            f"storage {config.storage_display}: study {config.name!r} exists but was not written by mgsearch; "
+            "set another study.name"
+        )
+    diffs = config_differences(stored, config.to_dict())
+    if diffs:
+        key = diffs[0]
+        table, _, name = key.partition(".")
+        before = (stored.get(table) or {}).get(name) if name else stored.get(table)
+        now = (config.to_dict().get(table) or {}).get(name) if name else config.to_dict().get(table)
+        more = f" (and {len(diffs) - 1} more: {', '.join(diffs[1:4])})" if len(diffs) > 1 else ""
+        raise ConfigError(
+            f"{config.path}: study {config.name!r} in {config.storage_display} was created with "
+            f"{key}={before!r}, this run has {now!r}{more}; restore the study file or set a new study.name"
+        )
+
+
+def open_study(
+    storage: "optuna.storages.BaseStorage", config: StudyConfig, dataset: Any, *, create: bool, seed: int,
+    name: str | None = None,
+) -> "optuna.Study":
+    """Create the study (recording the effective config) or load it and check the config matches."""
+    import optuna
+
+    name = name or config.name
+    sampler = make_sampler(config, seed)
+    pruner = make_pruner(config)
+    exists = name in optuna.get_all_study_names(storage)
+    if not exists and not create:
+        load_existing_study(storage, name, config.storage_display)  # raises with the list of studies
+    study = optuna.create_study(
+        study_name=name, storage=storage, directions=directions(config), sampler=sampler, pruner=pruner,
+        load_if_exists=True,
+    )
+    if "config" not in study.user_attrs and not exists:
+        for key, value in study_attrs(config, dataset).items():
+            study.set_user_attr(key, value)
+    else:
+        check_compatible(study, config)
+    return study
+
+
+def prepare(config: StudyConfig) -> tuple[Any, "SearchSpace", str]:
+    """Load the dataset and the space (shaped to the dataset), check the budget: ``(dataset, space, device)``.
+
+    :class:`~mgsearch.errors.BudgetError` names the space's minimum cost when even the smallest
+    architecture exceeds the budget — before any trial.
+    """
+    import torch
+
+    from mgsearch.data import load_dataset
+    from mgsearch.space import SearchSpace
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = resolve_device(config.device)
+    space = SearchSpace.from_file(config.space_path)
+    dataset = load_dataset(config.dataset, config.data_root, val_fraction=config.val_fraction, seed=config.seed)
+    space = space.with_overrides(
+        in_channels=dataset.in_channels, num_classes=dataset.num_classes, input_size=dataset.input_size
+    )
+    check_space_minimum(space, Budget.from_config(config), str(config.path))
+    return dataset, space, device
+
+
+def run_search(
+    config: StudyConfig,
+    *,
+    worker: bool = False,
+    progress: bool = True,
+    verbose: bool = False,
+    train_fn: Callable[..., Any] | None = None,
+    prepared: tuple[Any, "SearchSpace", str] | None = None,
+) -> SearchResult:
+    """Run (or resume, or join as a ``worker``) the study of ``config`` until it is done.
+
+    ``mgsearch search`` creates the study if needed; a ``worker`` only joins an existing one
+    (:class:`StorageError` otherwise). Returns the counts and the feasible Pareto set.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    quiet_optuna(verbose)
+    storage = storage_for(config)
+    if worker:
+        # fail fast (before loading data) when the study is not there
+        load_existing_study(storage, config.name, config.storage_display)
+    dataset, space, device = prepared or prepare(config)
+    n_existing = _count_trials(storage, config.name)
+    if worker:
+        seed = (config.seed * 1_000_003 + os.getpid() * 7919 + time.time_ns()) % (2**31 - 1)
+    else:
+        seed = (config.seed + 7919 * n_existing) % (2**31 - 1)
+    study = open_study(storage, config, dataset, create=not worker, seed=seed)
+    objective = Objective(config=config, space=space, dataset=dataset, device=device, train_fn=train_fn)
+    bar = Progress(config, enabled=progress)
+    n = config.n_trials
+    deadline = time.monotonic() + config.timeout if config.timeout else None
+    failures = 0
+    stopped_by = "n_trials"
+    try:
+        while True:
+            trials = study.get_trials(deepcopy=False)
+            bar.update(trials)
+            if deadline is not None and time.monotonic() >= deadline:
+                stopped_by = "timeout"
+                break
+            done = sum(1 for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED))
+            running = sum(1 for t in trials if t.state == TrialState.RUNNING)
+            waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
+            if n is not None and done >= n:
+                break
+            if n is not None and done + running + waiting >= n and waiting == 0:
+                # the last trials run elsewhere (or their worker died: fail them after the grace period)
+                optuna.storages.fail_stale_trials(study)
+                bar.note(f"waiting for {running} running trial(s)")
+                time.sleep(min(2.0, config.heartbeat_interval))
+                continue
+            try:
+                study.optimize(objective, n_trials=1, catch=(), gc_after_trial=False, show_progress_bar=False)
+            except SurplusTrial:
+                continue
+            except MgsearchError:
+                raise
+            except Exception as exc:  # a bug or an environment failure in one trial: retry a few times
+                failures += 1
+                print(f"mgsearch: trial failed: {type(exc).__name__}: {str(exc)[:200]}", file=sys.stderr)
+                if failures >= MAX_CONSECUTIVE_FAILURES:
+                    raise
+                continue
+            failures = 0
+    finally:
+        bar.close()
+    trials = study.get_trials(deepcopy=False)
+    return SearchResult(
+        study_name=config.name,
+        storage=config.storage_display,
+        n_trials=sum(1 for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)),
+        counts=status_counts(trials),
+        pareto=pareto_rows(trials),
+        stopped_by=stopped_by,
+    )
+
+
+def _count_trials(storage: "optuna.storages.BaseStorage", name: str) -> int:
+    import optuna
+
+    if name not in optuna.get_all_study_names(storage):
+        return 0
+    study_id = storage.get_study_id_from_name(name)
+    return storage.get_n_trials(study_id)

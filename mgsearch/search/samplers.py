@@ -1,0 +1,59 @@
+"""Optuna samplers and pruners by name, seeded, with settings that suit short budgeted searches."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mgsearch.study import StudyConfig
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["make_sampler", "make_pruner"]
+
+
+def make_sampler(config: StudyConfig, seed: int) -> "optuna.samplers.BaseSampler":
+    """The study's sampler seeded with ``seed`` (constraints are read from ``trial.set_constraint``).
+
+    TPE is multivariate with the constant liar (several workers do not pile onto one point) and
+    starts from ``min(10, n_trials // 3)`` random trials (at least 2).
+    """
+    import warnings
+
+    import optuna
+
+    n = config.n_trials or 100
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if config.sampler == "tpe":
+            return optuna.samplers.TPESampler(
+                seed=seed, multivariate=True, group=True, constant_liar=True,
+                n_startup_trials=max(2, min(10, n // 3)),
+            )
+        if config.sampler == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+        if config.sampler == "nsga2":
+            return optuna.samplers.NSGAIISampler(seed=seed, population_size=max(4, min(50, n // 4)))
+        if config.sampler == "gp":
+            return optuna.samplers.GPSampler(
+                seed=seed, n_startup_trials=max(2, min(10, n // 3)), warn_independent_sampling=False
+            )
+        if config.sampler == "qmc":
+            return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
+    raise ValueError(f"unknown sampler {config.sampler!r}")  # the study file validation prevents this
+
+
+def make_pruner(config: StudyConfig) -> "optuna.pruners.BasePruner":
+    """The study's pruner; steps are epochs 1..epochs. Multi-objective studies get no pruner."""
+    import optuna
+
+    if config.multi_objective or config.pruner == "none":
+        return optuna.pruners.NopPruner()
+    epochs = config.epochs
+    if config.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)
+    if config.pruner == "successive-halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    if config.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    raise ValueError(f"unknown pruner {config.pruner!r}")

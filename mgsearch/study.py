@@ -1,0 +1,511 @@
+"""Study files: the TOML schema of a budgeted search, its validation, defaults and CLI overrides.
+
+A study file names the search space, the data and fidelity, the budget, the objectives and how
+Optuna searches (sampler, pruner, trials, storage). :func:`load_study_config` reads one, applies
+command-line overrides and returns a frozen :class:`StudyConfig`; every mistake is a
+:class:`~mgsearch.errors.ConfigError` whose one line names the file (or the flag), the key path,
+the value and what is allowed. ``docs/search.md`` documents every key.
+
+This module never imports optuna or torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from mgsearch.errors import ConfigError
+
+__all__ = [
+    "StudyConfig",
+    "load_study_config",
+    "parse_study_config",
+    "redact_url",
+    "default_storage_url",
+    "SAMPLERS",
+    "PRUNERS",
+    "STRATEGIES",
+    "OBJECTIVES",
+    "OVERRIDE_KEYS",
+]
+
+SAMPLERS = ("tpe", "nsga2", "random", "gp", "qmc")
+PRUNERS = ("hyperband", "successive-halving", "median", "none")
+STRATEGIES = ("direct", "lwdna")
+#: the first objective is always val_acc (maximised); the others are minimised
+OBJECTIVES = ("val_acc", "params", "macs", "latency_ms")
+#: upper bounds beyond which a budget is a typo, not a budget
+MAX_COUNT = 10**13
+MAX_LATENCY_MS = 3.6e6
+
+#: CLI override name -> key path in the study file
+OVERRIDE_KEYS: dict[str, tuple[str, str]] = {
+    "name": ("study", "name"),
+    "n_trials": ("study", "n_trials"),
+    "timeout": ("study", "timeout"),
+    "storage": ("study", "storage"),
+    "seed": ("study", "seed"),
+    "sampler": ("study", "sampler"),
+    "pruner": ("study", "pruner"),
+    "repair": ("study", "repair"),
+    "dataset": ("data", "dataset"),
+    "data_root": ("data", "root"),
+    "train_fraction": ("data", "train_fraction"),
+    "epochs": ("fidelity", "epochs"),
+    "batch_size": ("fidelity", "batch_size"),
+    "max_params": ("budget", "max_params"),
+    "max_macs": ("budget", "max_macs"),
+    "max_latency_ms": ("budget", "max_latency_ms"),
+    "device": ("device", "name"),
+    "threads": ("device", "threads"),
+}
+
+
+# --------------------------------------------------------------------------- the value
+@dataclass(frozen=True)
+class StudyConfig:
+    """The effective configuration of one study (file values, defaults and CLI overrides applied).
+
+    ``storage`` is the real URL (it may hold a password): never print it; :meth:`to_dict` and
+    :attr:`storage_display` remove the password.
+    """
+
+    path: Path
+    name: str
+    space: str
+    space_path: Path
+    space_sha256: str
+    strategy: str = "direct"
+    seed: int = 0
+    n_trials: int | None = 20
+    timeout: float | None = None
+    storage: str = ""
+    sampler: str = "tpe"
+    pruner: str = "median"
+    objectives: tuple[str, ...] = ("val_acc",)
+    repair: bool = False
+    heartbeat_interval: int = 30
+    grace_period: int = 120
+    max_retry: int = 2
+    dataset: str = ""
+    data_root: str | None = None
+    val_fraction: float = 0.1
+    train_fraction: float = 1.0
+    epochs: int = 5
+    batch_size: int = 128
+    max_params: int | None = None
+    max_macs: int | None = None
+    max_latency_ms: float | None = None
+    recipe: Mapping[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    threads: int | None = None
+    lwdna: Mapping[str, Any] = field(default_factory=dict)
+    baseline_sizes: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def multi_objective(self) -> bool:
+        """True when more than val_acc is optimised (no Optuna pruner then)."""
+        return len(self.objectives) > 1
+
+    @property
+    def storage_display(self) -> str:
+        """The storage URL with any password replaced by ``***``."""
+        return redact_url(self.storage)
+
+    def budget(self) -> dict[str, Any]:
+        """``{"max_params", "max_macs", "max_latency_ms"}`` with None where unset (the stored form)."""
+        return {"max_params": self.max_params, "max_macs": self.max_macs, "max_latency_ms": self.max_latency_ms}
+
+    def fidelity(self) -> dict[str, Any]:
+        """``{"epochs", "train_fraction", "batch_size"}`` (the stored form)."""
+        return {"epochs": self.epochs, "train_fraction": self.train_fraction, "batch_size": self.batch_size}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The effective configuration as a JSON-ready dict in the study-file layout (no password)."""
+        return {
+            "study": {
+                "name": self.name,
+                "file": str(self.path),
+                "space": self.space,
+                "space_sha256": self.space_sha256,
+                "strategy": self.strategy,
+                "seed": self.seed,
+                "n_trials": self.n_trials,
+                "timeout": self.timeout,
+                "storage": self.storage_display,
+                "sampler": self.sampler,
+                "pruner": self.pruner,
+                "objectives": list(self.objectives),
+                "repair": self.repair,
+                "heartbeat_interval": self.heartbeat_interval,
+                "grace_period": self.grace_period,
+                "max_retry": self.max_retry,
+            },
+            "data": {
+                "dataset": self.dataset,
+                "root": self.data_root,
+                "val_fraction": self.val_fraction,
+                "train_fraction": self.train_fraction,
+            },
+            "fidelity": {"epochs": self.epochs, "batch_size": self.batch_size},
+            "budget": self.budget(),
+            "recipe": dict(self.recipe),
+            "device": {"name": self.device, "threads": self.threads},
+            "lwdna": dict(self.lwdna),
+            "baselines": {"sizes": list(self.baseline_sizes)},
+        }
+
+    def replace(self, **changes: Any) -> "StudyConfig":
+        """A copy with fields changed (not validated again: for tests and internal use)."""
+        return dataclasses.replace(self, **changes)
+
+
+#: keys of the stored config that may differ between runs of the same study
+RUN_KEYS = {
+    ("study", "n_trials"),
+    ("study", "timeout"),
+    ("study", "storage"),
+    ("study", "file"),
+    ("study", "heartbeat_interval"),
+    ("study", "grace_period"),
+    ("study", "max_retry"),
+    ("device", "name"),
+    ("device", "threads"),
+    ("data", "root"),
+    ("baselines", "sizes"),
+}
+
+
+def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """Key paths (``"fidelity.epochs"``) where two stored configs differ in what defines the study."""
+    out = []
+    for table in sorted(set(stored) | set(current)):
+        a, b = stored.get(table) or {}, current.get(table) or {}
+        if not isinstance(a, Mapping) or not isinstance(b, Mapping):
+            if a != b:
+                out.append(table)
+            continue
+        for key in sorted(set(a) | set(b)):
+            if (table, key) in RUN_KEYS:
+                continue
+            if a.get(key) != b.get(key):
+                out.append(f"{table}.{key}")
+    return out
+
+
+# --------------------------------------------------------------------------- helpers
+def redact_url(url: str) -> str:
+    """``url`` with the password (``user:PASSWORD@host``) replaced by ``***``."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def default_storage_url(study_file: Path) -> str:
+    """``sqlite:///<study_dir>/<study_stem>.db`` (absolute)."""
+    return f"sqlite:///{study_file.resolve().with_suffix('.db')}"
+
+
+def _resolve_sqlite(url: str, base: Path) -> str:
+    """Relative SQLite paths are taken relative to the study file's folder."""
+    m = re.match(r"^sqlite(\+\w+)?:///(.*)$", url)
+    if not m or not m.group(2) or m.group(2).startswith("/") or m.group(2) == ":memory:":
+        return url
+    return f"sqlite{m.group(1) or ''}:///{(base / m.group(2)).resolve()}"
+
+
+class _Reader:
+    """Reads one table of the raw TOML data and reports errors with file and key path."""
+
+    def __init__(self, file: Path, origins: dict[tuple[str, str], str]) -> None:
+        self.file = file
+        self.origins = origins
+
+    def fail(self, table: str, key: str, value: Any, allowed: str) -> ConfigError:
+        origin = self.origins.get((table, key))
+        where = f"command line {origin}" if origin else str(self.file)
+        return ConfigError(f"{where}: {table}.{key}={value!r} is not allowed: {allowed}")
+
+
+_TABLES: dict[str, tuple[str, ...]] = {
+    "study": (
+        "name", "space", "strategy", "seed", "n_trials", "timeout", "storage", "sampler", "pruner",
+        "objectives", "repair", "heartbeat_interval", "grace_period", "max_retry",
+    ),
+    "data": ("dataset", "root", "val_fraction", "train_fraction"),
+    "fidelity": ("epochs", "batch_size"),
+    "budget": ("max_params", "max_macs", "max_latency_ms"),
+    "device": ("name", "threads"),
+    "baselines": ("sizes",),
+    "recipe": (),  # passthrough (checked against train.Recipe)
+    "lwdna": (),  # passthrough (checked by mgsearch.shrink)
+}
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+
+
+def _parse_count(text: str) -> int | None:
+    t = text.strip().lower().replace("_", "").replace(",", "")
+    scale = 1
+    if t and t[-1] in "kmg":
+        scale = {"k": 10**3, "m": 10**6, "g": 10**9}[t[-1]]
+        t = t[:-1]
+    try:
+        value = float(t) * scale
+    except ValueError:
+        return None
+    return int(round(value)) if math.isfinite(value) else None
+
+
+def _parse_seconds(text: str) -> float | None:
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(s|m|min|h|d)?\s*", text.lower())
+    if not m:
+        return None
+    scale = {None: 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}[m.group(2)]
+    return float(m.group(1)) * scale
+
+
+# --------------------------------------------------------------------------- loading
+def load_study_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> StudyConfig:
+    """Read and validate a study file; ``overrides`` maps :data:`OVERRIDE_KEYS` names (CLI flags) to values.
+
+    Raises :class:`ConfigError` (one line: file or flag, key path, value, what is allowed).
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"{file}: study file not found")
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot be read: {exc}") from None
+    return parse_study_config(raw, file, overrides)
+
+
+def parse_study_config(
+    raw: Mapping[str, Any], file: Path, overrides: Mapping[str, Any] | None = None
+) -> StudyConfig:
+    """Validate already-parsed TOML data of the study file ``file`` (see :func:`load_study_config`)."""
+    file = Path(file)
+    data: dict[str, dict[str, Any]] = {}
+    for table, content in raw.items():
+        if table not in _TABLES:
+            raise ConfigError(f"{file}: [{table}] is not a known table; allowed: {', '.join(_TABLES)}")
+        if not isinstance(content, Mapping):
+            raise ConfigError(f"{file}: {table}={content!r} is not allowed: it must be a table [{table}]")
+        allowed = _TABLES[table]
+        if allowed:
+            for key in content:
+                if key not in allowed:
+                    raise ConfigError(f"{file}: {table}.{key} is not a known key; allowed: {', '.join(allowed)}")
+        data[table] = dict(content)
+    origins: dict[tuple[str, str], str] = {}
+    for name, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if name not in OVERRIDE_KEYS:
+            raise ValueError(f"unknown study override {name!r}")
+        table, key = OVERRIDE_KEYS[name]
+        data.setdefault(table, {})[key] = value
+        origins[(table, key)] = "--" + name.replace("_", "-")
+    r = _Reader(file, origins)
+    base = file.resolve().parent
+
+    study = data.get("study", {})
+    data_t = data.get("data", {})
+    fid = data.get("fidelity", {})
+    budget = data.get("budget", {})
+    device = data.get("device", {})
+
+    def get(table: dict[str, Any], tname: str, key: str, default: Any, check: Callable[[Any], Any], allowed: str) -> Any:
+        if key not in table:
+            return default
+        value = table[key]
+        try:
+            out = check(value)
+        except (TypeError, ValueError):
+            out = None
+        if out is None:
+            raise r.fail(tname, key, value, allowed)
+        return out
+
+    def as_str(v: Any) -> str | None:
+        return v if isinstance(v, str) and v.strip() else None
+
+    def choice(options: tuple[str, ...]) -> Callable[[Any], Any]:
+        return lambda v: v if isinstance(v, str) and v in options else None
+
+    def pos_int(lo: int = 1, hi: int = 10**9) -> Callable[[Any], Any]:
+        def check(v: Any) -> Any:
+            if isinstance(v, str) and re.fullmatch(r"\s*\d+\s*", v):
+                v = int(v)
+            return v if _is_int(v) and lo <= v <= hi else None
+
+        return check
+
+    def fraction(lo_open: bool = True, hi_closed: bool = True, hi: float = 1.0) -> Callable[[Any], Any]:
+        def check(v: Any) -> Any:
+            if isinstance(v, str):
+                v = float(v)
+            if not _is_num(v):
+                return None
+            v = float(v)
+            ok_lo = v > 0.0 if lo_open else v >= 0.0
+            ok_hi = v <= hi if hi_closed else v < hi
+            return v if ok_lo and ok_hi else None
+
+        return check
+
+    def count(v: Any) -> Any:
+        if isinstance(v, str):
+            v = _parse_count(v)
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        return v if _is_int(v) and 0 < v <= MAX_COUNT else None
+
+    def seconds(v: Any) -> Any:
+        if isinstance(v, str):
+            v = _parse_seconds(v)
+        return float(v) if _is_num(v) and 0 < float(v) <= 10 * 365 * 86400 else None
+
+    def boolean(v: Any) -> Any:
+        if isinstance(v, str) and v.lower() in ("true", "false"):
+            return v.lower() == "true"
+        return v if isinstance(v, bool) else None
+
+    # [study]
+    name = get(study, "study", "name", file.stem, lambda v: v if isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_.\-]{1,100}", v) else None,
+               "a name of 1-100 letters, digits, '_', '-', '.'")
+    if "space" not in study:
+        raise ConfigError(f"{file}: study.space is missing: name the search-space file (relative to the study file)")
+    space = get(study, "study", "space", None, as_str, "a path to a search-space TOML file")
+    space_path = (base / space).resolve() if not Path(space).is_absolute() else Path(space)
+    if not space_path.is_file():
+        raise r.fail("study", "space", space, f"the file {space_path} does not exist")
+    space_sha = hashlib.sha256(space_path.read_bytes()).hexdigest()
+    strategy = get(study, "study", "strategy", "direct", choice(STRATEGIES), f"one of {', '.join(STRATEGIES)}")
+    seed = get(study, "study", "seed", 0, pos_int(0, 2**31 - 1), "an integer in 0..2147483647")
+    n_trials = get(study, "study", "n_trials", None, pos_int(1, 10**7), "an integer in 1..10000000")
+    timeout = get(study, "study", "timeout", None, seconds, "a positive number of seconds, or a string like '30m', '2h'")
+    if n_trials is None and timeout is None:
+        n_trials = 20
+    storage = get(study, "study", "storage", None, as_str, "an SQLAlchemy URL (sqlite:///x.db, postgresql+psycopg://...)")
+    if storage is None:
+        storage = default_storage_url(file)
+    else:
+        if not re.match(r"^[a-z][a-z0-9+]*://", storage):
+            raise r.fail("study", "storage", redact_url(storage), "an SQLAlchemy URL (sqlite:///x.db, postgresql+psycopg://...)")
+        storage = _resolve_sqlite(storage, base)
+    sampler = get(study, "study", "sampler", "tpe", choice(SAMPLERS), f"one of {', '.join(SAMPLERS)}")
+
+    def objectives_check(v: Any) -> Any:
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, list) or not v or v[0] != "val_acc":
+            return None
+        if any(o not in OBJECTIVES for o in v) or len(set(v)) != len(v):
+            return None
+        return tuple(v)
+
+    objectives = get(study, "study", "objectives", ("val_acc",), objectives_check,
+                     f"a list starting with 'val_acc', then any of {', '.join(OBJECTIVES[1:])}, no repeats")
+    multi = len(objectives) > 1
+    pruner = get(study, "study", "pruner", "none" if multi else "median", choice(PRUNERS), f"one of {', '.join(PRUNERS)}")
+    if multi and pruner != "none":
+        raise r.fail("study", "pruner", pruner,
+                     f"'none' with several objectives {list(objectives)} (Optuna cannot prune multi-objective trials)")
+    repair = get(study, "study", "repair", False, boolean, "true or false")
+    heartbeat = get(study, "study", "heartbeat_interval", 30, pos_int(1, 3600), "an integer number of seconds in 1..3600")
+    grace = get(study, "study", "grace_period", max(120, 2 * heartbeat), pos_int(1, 86400), "an integer number of seconds in 1..86400")
+    if grace <= heartbeat:
+        raise r.fail("study", "grace_period", grace, f"more seconds than heartbeat_interval={heartbeat}")
+    max_retry = get(study, "study", "max_retry", 2, pos_int(0, 100), "an integer in 0..100")
+
+    # [data]
+    if "dataset" not in data_t:
+        raise ConfigError(f"{file}: data.dataset is missing: name a dataset (fashion-mnist, cifar10, imagefolder, ...)")
+    dataset = get(data_t, "data", "dataset", None, as_str, "a dataset name")
+    root = get(data_t, "data", "root", None, as_str, "a path (relative to the study file)")
+    if root is not None and ("data", "root") not in origins and not Path(root).is_absolute():
+        root = str((base / root).resolve())
+    val_fraction = get(data_t, "data", "val_fraction", 0.1, fraction(hi_closed=False, hi=0.9), "a number in (0, 0.9)")
+    train_fraction = get(data_t, "data", "train_fraction", 1.0, fraction(), "a number in (0, 1]")
+
+    # [fidelity]
+    epochs = get(fid, "fidelity", "epochs", 5, pos_int(1, 10000), "an integer in 1..10000")
+    batch_size = get(fid, "fidelity", "batch_size", 128, pos_int(1, 65536), "an integer in 1..65536")
+
+    # [budget]
+    counts = "a positive count up to 1e13 (an integer or a string like '50k', '1.5M')"
+    max_params = get(budget, "budget", "max_params", None, count, counts)
+    max_macs = get(budget, "budget", "max_macs", None, count, counts)
+    max_latency = get(budget, "budget", "max_latency_ms", None,
+                      lambda v: float(v) if _is_num(v) and 0 < float(v) <= MAX_LATENCY_MS else None,
+                      "a positive number of milliseconds up to 3.6e6")
+
+    # [device]
+    dev = get(device, "device", "name", "auto",
+              lambda v: v if isinstance(v, str) and re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) else None,
+              "auto, cpu, cuda, cuda:N or mps")
+    threads = get(device, "device", "threads", None, pos_int(1, 1024), "an integer in 1..1024")
+
+    # [baselines]
+    def sizes_check(v: Any) -> Any:
+        if isinstance(v, str):
+            v = [float(x) for x in v.split(",") if x.strip()]
+        if not isinstance(v, list) or not v or len(v) > 50:
+            return None
+        if not all(_is_num(x) and 0.05 <= float(x) <= 20 for x in v):
+            return None
+        return tuple(sorted({float(x) for x in v}))
+
+    sizes = get(data.get("baselines", {}), "baselines", "sizes", (0.5, 0.75, 1.0, 1.25, 1.5), sizes_check,
+                "a non-empty list of budget fractions in [0.05, 20], e.g. [0.5, 1.0, 1.5]")
+
+    recipe = data.get("recipe", {})
+    _check_recipe(file, recipe)
+    lwdna = data.get("lwdna", {})
+    if lwdna and strategy != "lwdna":
+        raise ConfigError(f"{file}: [lwdna] is given but study.strategy={strategy!r}; set strategy = \"lwdna\" or remove [lwdna]")
+
+    return StudyConfig(
+        path=file.resolve(), name=name, space=space, space_path=space_path, space_sha256=space_sha,
+        strategy=strategy, seed=seed, n_trials=n_trials, timeout=timeout, storage=storage, sampler=sampler,
+        pruner=pruner, objectives=objectives, repair=repair, heartbeat_interval=heartbeat, grace_period=grace,
+        max_retry=max_retry, dataset=dataset, data_root=root, val_fraction=val_fraction,
+        train_fraction=train_fraction, epochs=epochs, batch_size=batch_size, max_params=max_params,
+        max_macs=max_macs, max_latency_ms=max_latency, recipe=dict(recipe), device=dev, threads=threads,
+        lwdna=dict(lwdna), baseline_sizes=sizes,
+    )
+
+
+def _check_recipe(file: Path, recipe: Mapping[str, Any]) -> None:
+    """Check ``[recipe]`` keys and values by building :class:`mgsearch.train.Recipe` (when importable)."""
+    if not recipe:
+        return
+    try:
+        from mgsearch.train import Recipe  # torch-free dataclass expected; imported lazily
+    except ImportError:
+        return
+    known = {f.name for f in dataclasses.fields(Recipe)} if dataclasses.is_dataclass(Recipe) else None
+    for key in recipe:
+        if known is not None and key not in known:
+            raise ConfigError(f"{file}: recipe.{key} is not a known key; allowed: {', '.join(sorted(known))}")
+    try:
+        Recipe(**recipe)
+    except ConfigError as exc:
+        raise ConfigError(f"{file}: recipe: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{file}: [recipe] is not allowed: {exc}") from None
