@@ -94,8 +94,13 @@ def _example_input(spec: ArchSpec) -> "torch.Tensor":
 
 def fvcore_counts(model: "torch.nn.Module", spec: ArchSpec) -> dict[str, int]:
     """fvcore's counts on one image: ``macs`` (conv + linear operators) and ``activations``."""
+    import warnings
+
     import torch
-    from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
+
+    with warnings.catch_warnings():  # fvcore imports torch.jit.script, deprecated upstream
+        warnings.simplefilter("ignore", FutureWarning)
+        from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
 
     was_training = model.training
     model.eval()

@@ -98,7 +98,8 @@ def get_preset(name: str) -> ArchSpec:
     try:
         return PRESETS[name].spec
     except (KeyError, TypeError):
-        close = difflib.get_close_matches(str(name), PRESETS, n=1)
+        lowered = {key.lower(): key for key in PRESETS}
+        close = [lowered[m] for m in difflib.get_close_matches(str(name).lower(), lowered, n=1)]
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise SpecError(f"preset {name!r} is unknown{hint}; known presets: {', '.join(PRESETS)}") from None
 

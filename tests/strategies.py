@@ -1,0 +1,111 @@
+"""Random VALID ArchSpecs of every family: a hypothesis strategy and a seeded plain-random generator.
+
+One generator, :func:`random_spec`, draws through a tiny chooser protocol (``integer(lo, hi)``,
+``choice(options)``), so the same code serves hypothesis (:func:`specs`, which shrinks well) and
+reproducible scripts (:func:`seeded_specs`, used by ``benchmarks/bench_cost.py``).
+
+Coverage: all five families, dense and MGIC stages (group sizes 2..16), sharing runs of every
+length, stride 1/2 (also on stage 0), widening, narrowing (projection shortcuts) and equal-width
+stages, in_channels 1/3, input sizes 28/32, dropout on/off, 1-3 stages of 1-3 blocks.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Callable, Iterator, Protocol, Sequence
+
+from hypothesis import strategies as st
+
+from mgsearch.spec import FAMILIES, MGIC_FAMILIES, MGNET_LIKE, SHARING_FAMILIES, ArchSpec, Block, Head, Stage, Stem
+
+__all__ = ["random_spec", "specs", "seeded_specs", "RandomChooser"]
+
+GROUP_SIZES = (2, 4, 8, 16)
+
+
+class Chooser(Protocol):
+    def integer(self, low: int, high: int) -> int: ...  # inclusive bounds
+    def choice(self, options: Sequence[Any]) -> Any: ...
+
+
+class RandomChooser:
+    """Chooser over a seeded :class:`random.Random`."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def integer(self, low: int, high: int) -> int:
+        return self.rng.randint(low, high)
+
+    def choice(self, options: Sequence[Any]) -> Any:
+        return options[self.rng.randrange(len(options))]
+
+
+class _DrawChooser:
+    def __init__(self, draw: Callable[[st.SearchStrategy[Any]], Any]) -> None:
+        self.draw = draw
+
+    def integer(self, low: int, high: int) -> int:
+        return self.draw(st.integers(low, high))
+
+    def choice(self, options: Sequence[Any]) -> Any:
+        return self.draw(st.sampled_from(list(options)))
+
+
+def _width(c: Chooser, multiple: int, max_width: int) -> int:
+    return multiple * c.integer(1, max(1, max_width // multiple))
+
+
+def random_spec(
+    c: Chooser, family: str | None = None, *, max_width: int = 48, max_stages: int = 3, max_depth: int = 3
+) -> ArchSpec:
+    """One random valid spec (widths <= ``max_width`` unless a group size forces more)."""
+    fam = family or c.choice(FAMILIES)
+    mgnet = fam in MGNET_LIKE
+    n_stages = c.integer(1, max_stages)
+    stages: list[Stage] = []
+    stem_width = 0
+    for i in range(n_stages):
+        s = c.choice((None,) + GROUP_SIZES) if fam in MGIC_FAMILIES else None
+        m = s or 1
+        depth = c.integer(1, max_depth)
+        share = c.integer(1, depth) if fam in SHARING_FAMILIES else 1
+        stride = c.choice((1, 1, 2)) if i == 0 else c.choice((1, 2, 2))
+        width = _width(c, m, max_width)
+        if mgnet:
+            if i == 0:
+                stem_width = _width(c, m, max_width)
+                f = stem_width
+            else:
+                f = _width(c, m, max_width)
+            inners = [f] * depth
+        else:
+            inners = []
+            for j in range(depth):
+                inners.append(inners[-1] if j % share else _width(c, m, max_width))
+        stages.append(Stage(width=width, blocks=tuple(Block(inner=w) for w in inners), stride=stride,
+                            group_size=s, share=share))
+    if not mgnet:
+        stem_width = c.integer(1, max_width)
+    return ArchSpec(
+        family=fam, stem=Stem(width=stem_width), stages=tuple(stages),
+        in_channels=c.choice((1, 3)), num_classes=c.integer(2, 12), input_size=c.choice((28, 32)),
+        head=Head(dropout=c.choice((0.0, 0.0, 0.25))),
+    )
+
+
+def specs(family: str | None = None, **kwargs: Any) -> st.SearchStrategy[ArchSpec]:
+    """Hypothesis strategy of random valid specs (all families unless ``family`` is given)."""
+
+    @st.composite
+    def _specs(draw: Callable[[st.SearchStrategy[Any]], Any]) -> ArchSpec:
+        return random_spec(_DrawChooser(draw), family, **kwargs)
+
+    return _specs()
+
+
+def seeded_specs(n: int, seed: int = 0, family: str | None = None, **kwargs: Any) -> Iterator[ArchSpec]:
+    """``n`` reproducible random specs (families in turn unless ``family`` is given)."""
+    chooser = RandomChooser(random.Random(seed))
+    for k in range(n):
+        yield random_spec(chooser, family or FAMILIES[k % len(FAMILIES)], **kwargs)
