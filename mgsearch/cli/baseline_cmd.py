@@ -1,4 +1,4 @@
-"""`mgsearch baseline`: (being written; owned by one developer)."""
+"""`mgsearch baseline STUDY.toml`: train the uniform-width reference networks of the study's family."""
 
 from __future__ import annotations
 
@@ -7,11 +7,42 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `baseline` subcommand."""
-    p = sub.add_parser("baseline", help="(not built yet)")
+    from mgsearch.cli.search_cmd import add_study_arguments
+
+    p = sub.add_parser(
+        "baseline",
+        help="train uniform-width baselines at the study's fidelity",
+        description="Scale the study family's reference network uniformly to several fractions of the budget, "
+        "train each at the study's fidelity and store them as the study <name>.baselines in the same database. "
+        "Baselines already trained are skipped.",
+    )
+    add_study_arguments(p)
+    p.add_argument("--sizes", help="comma-separated budget fractions (default: [baselines] sizes, else 0.5,0.75,1,1.25,1.5)")
+    p.add_argument("--json", action="store_true", help="print the baselines as JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgsearch.errors import MgsearchError
+    from mgsearch.cli.common import format_table, print_json
+    from mgsearch.cli.search_cmd import overrides_from
+    from mgsearch.errors import ConfigError
+    from mgsearch.search import run_baselines
+    from mgsearch.study import load_study_config
 
-    raise MgsearchError("mgsearch baseline is not built yet")
+    config = load_study_config(args.study, overrides_from(args))
+    sizes = None
+    if args.sizes:
+        try:
+            sizes = sorted({float(x) for x in args.sizes.split(",") if x.strip()})
+        except ValueError:
+            raise ConfigError(f"--sizes={args.sizes!r} is not allowed: comma-separated numbers, e.g. 0.5,1,1.5") from None
+        if not sizes or any(not 0.05 <= s <= 20 for s in sizes):
+            raise ConfigError(f"--sizes={args.sizes!r} is not allowed: budget fractions in [0.05, 20]")
+    rows = run_baselines(config, sizes=sizes, progress=not args.no_progress, verbose=args.verbose)
+    if args.json:
+        print_json(rows)
+    else:
+        table = [[r["baseline_name"], r["trial"], r["status"], round(r["val_acc"], 4), r["params"], r["macs"]] for r in rows]
+        print(f"baselines of {config.name} ({config.storage_display}, study {config.name}.baselines):")
+        print(format_table(["baseline", "trial", "status", "val_acc", "params", "MACs"], table))
+    return 0

@@ -1,17 +1,78 @@
-"""`mgsearch search`: (being written; owned by one developer)."""
+"""`mgsearch search STUDY.toml`: run (or resume) a budgeted search; prints the feasible Pareto set."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
+
+
+def add_study_arguments(p: argparse.ArgumentParser) -> None:
+    """The study file and the flags that override its values (shared by search, worker, baseline)."""
+    p.add_argument("study", help="the study file (TOML), e.g. studies/quickstart.toml")
+    g = p.add_argument_group("overrides of study-file values")
+    g.add_argument("--name", help="study name (default: study.name, else the file's stem)")
+    g.add_argument("--n-trials", type=int, help="stop when this many trials have finished (all workers)")
+    g.add_argument("--timeout", help="stop starting trials after this long in this run: seconds, or '30m', '2h'")
+    g.add_argument("--storage", help="SQLAlchemy URL of the study database (default: <study>.db next to the file)")
+    g.add_argument("--seed", type=int, help="seed of the sampler, the data split and the training")
+    g.add_argument("--sampler", help="tpe, nsga2, random, gp or qmc")
+    g.add_argument("--pruner", help="hyperband, successive-halving, median or none")
+    g.add_argument("--dataset", help="dataset name (fashion-mnist, cifar10, imagefolder, ...)")
+    g.add_argument("--data-root", help="dataset folder or archive")
+    g.add_argument("--train-fraction", type=float, help="share of the training split used per trial")
+    g.add_argument("--epochs", type=int, help="epochs per trial")
+    g.add_argument("--batch-size", type=int, help="training batch size")
+    g.add_argument("--max-params", help="parameter budget, e.g. 50k")
+    g.add_argument("--max-macs", help="MAC budget, e.g. 10M")
+    g.add_argument("--max-latency-ms", type=float, help="latency budget in ms (measured on this device)")
+    g.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    g.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--verbose", action="store_true", help="show Optuna's per-trial log lines")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The CLI overrides as :data:`mgsearch.study.OVERRIDE_KEYS` names (None = not given)."""
+    from mgsearch.study import OVERRIDE_KEYS
+
+    return {k: getattr(args, k, None) for k in OVERRIDE_KEYS if getattr(args, k, None) is not None}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `search` subcommand."""
-    p = sub.add_parser("search", help="(not built yet)")
+    p = sub.add_parser(
+        "search",
+        help="run or resume a budgeted architecture search",
+        description="Run the study's search until n_trials trials have finished (re-running resumes), "
+        "then print the Pareto-optimal feasible trials.",
+    )
+    add_study_arguments(p)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mgsearch.errors import MgsearchError
+def print_result(result: Any, as_json: bool) -> None:
+    """The Pareto table (or JSON) on stdout."""
+    from mgsearch.cli.common import format_table, print_json
 
-    raise MgsearchError("mgsearch search is not built yet")
+    if as_json:
+        print_json(result.to_dict())
+        return
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts.items()) or "no trials"
+    print(f"study {result.study_name} ({result.storage}): {result.n_trials} finished trials: {counts}")
+    if not result.pareto:
+        print("no feasible trained trial yet")
+        return
+    print("Pareto-optimal feasible trials (val accuracy vs params vs MACs):")
+    rows = [[r["trial"], round(r["val_acc"], 4), r["params"], r["macs"], r["spec_hash"]] for r in result.pareto]
+    print(format_table(["trial", "val_acc", "params", "MACs", "spec"], rows))
+
+
+def run(args: argparse.Namespace) -> int:
+    from mgsearch.search import run_search
+    from mgsearch.study import load_study_config
+
+    config = load_study_config(args.study, overrides_from(args))
+    result = run_search(config, progress=not args.no_progress, verbose=args.verbose)
+    print_result(result, args.json)
+    return 0

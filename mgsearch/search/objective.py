@@ -107,10 +107,14 @@ class Objective:
     def __call__(self, trial: "optuna.Trial") -> float | list[float]:
         t0 = time.perf_counter()
         self._check_surplus(trial)
-        retry_of = trial.system_attrs.get("failed_trial")
+        # a retry of a trial whose worker died inherits that trial's user attrs (Optuna's
+        # RetryHeartbeatStaleTrialCallback), so "first_number" names the original trial
+        inherited = trial.user_attrs
         attrs: dict[str, Any] = {"strategy": self.config.strategy}
-        if retry_of is not None:
-            attrs["retry_of"] = int(retry_of)
+        if "first_number" in inherited and inherited["first_number"] != trial.number:
+            attrs["retry_of"] = int(inherited.get("retry_of", inherited["first_number"]))
+        else:
+            trial.set_user_attr("first_number", trial.number)
         chooser = OptunaChooser(trial)
         if self.config.strategy == "lwdna":
             from mgsearch.shrink import lwdna_candidate  # the LW-DNA strategy lives in mgsearch.shrink
@@ -224,7 +228,9 @@ class Objective:
     def _train(self, trial: "optuna.Trial", spec: ArchSpec, attrs: dict[str, Any], t0: float) -> Any:
         import optuna
 
-        from mgsearch import train as train_module
+        import importlib
+
+        train_module = importlib.import_module("mgsearch.train")  # not `from mgsearch import train`: a function
 
         train_fn = self.train_fn or train_module.train
         fidelity = train_module.Fidelity(
@@ -246,7 +252,7 @@ class Objective:
                      versions=self.versions)
         try:
             result = train_fn(spec, self.dataset, fidelity=fidelity, recipe=recipe, seed=self.config.seed,
-                              device=self.device, on_epoch=on_epoch)
+                              device=self.device, on_epoch=on_epoch, progress=False, threads=self.config.threads)
         except optuna.TrialPruned:
             attrs.update(status="pruned", val_history=history, val_acc=history[-1] if history else 0.0,
                          wall_seconds=time.perf_counter() - t0)
@@ -268,7 +274,7 @@ class Objective:
             self.outcomes.append(TrialOutcome("failed", None, attrs["params"], attrs["macs"]))
             raise
         acc = float(result.val_acc)
-        hist = [float(v) for v in getattr(result, "history", None) or []] if not history else history
+        hist = history or [float(r["val_acc"]) for r in getattr(result, "history", None) or [] if "val_acc" in r]
         attrs.update(status="trained", val_acc=acc, val_history=hist or [acc],
                      train_seconds=float(result.train_seconds),
                      images_per_second=float(result.images_per_second),
