@@ -43,6 +43,7 @@ __all__ = [
     "state_counts",
     "best",
     "redact_url",
+    "widths_text",
 ]
 
 #: cost axes a front can be drawn over, and the record attribute holding each
@@ -73,6 +74,7 @@ class TrialRecord:
     duplicate_of: int | None = None
     baseline_name: str | None = None
     fidelity: dict[str, Any] | None = None
+    last_report: float | None = None  # the last reported (intermediate) val accuracy: pruned trials
     datetime_start: _dt.datetime | None = None
     datetime_complete: _dt.datetime | None = None
     user_attrs: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -190,16 +192,10 @@ def _resolve(target: str | Path, storage: str | None, study_name: str | None) ->
     if path.suffix == ".toml":
         if not path.is_file():
             raise MgsearchError(f"{path}: study file not found")
-        try:
-            from mgsearch.study import StudyConfig  # the search's study-file reader
-        except ImportError:  # pragma: no cover - the search module is part of the package
-            StudyConfig = None  # type: ignore[assignment]
-        if StudyConfig is not None:
-            cfg = StudyConfig.from_file(path)
-            url = storage or cfg.storage
-            return url, study_name or cfg.name, str(path)
-        url = storage or f"sqlite:///{path.with_suffix('.db').resolve()}"
-        return url, study_name or path.stem, str(path)
+        from mgsearch.study import load_study_config  # the search's study-file reader
+
+        cfg = load_study_config(path, {"storage": storage} if storage else None)
+        return cfg.storage, study_name or cfg.name, str(path)
     if storage:
         return storage, study_name, None
     return f"sqlite:///{path.resolve()}", study_name, None
@@ -264,6 +260,7 @@ def records_from_trials(trials: Iterable[Any]) -> list[TrialRecord]:
                 duplicate_of=_int(ua.get("duplicate_of")),
                 baseline_name=ua.get("baseline_name"),
                 fidelity=ua.get("fidelity"),
+                last_report=_float(t.intermediate_values[max(t.intermediate_values)]) if t.intermediate_values else None,
                 datetime_start=t.datetime_start,
                 datetime_complete=t.datetime_complete,
                 user_attrs=ua,
@@ -477,6 +474,23 @@ def width_profiles(records: Sequence[TrialRecord], baselines: Sequence[TrialReco
         group_sizes=groups,
         shares=shares,
     )
+
+def widths_text(rec: TrialRecord) -> str:
+    """A one-line summary of a record's widths: ``resnet: stem 16 S0 16[8,12] S1 32[24] (s=8 share=2)``."""
+    spec = rec.spec
+    if spec is None:
+        return "-"
+    parts = [f"stem {spec.stem.width}"]
+    for i, st in enumerate(spec.stages):
+        extra = []
+        if st.group_size:
+            extra.append(f"s={st.group_size}")
+        if st.share > 1:
+            extra.append(f"share={st.share}")
+        inner = ",".join(str(b.inner) for b in st.blocks)
+        parts.append(f"S{i} {st.width}[{inner}]" + (f" ({' '.join(extra)})" if extra else ""))
+    return f"{spec.family}: " + " ".join(parts)
+
 
 
 def state_counts(records: Iterable[TrialRecord]) -> dict[str, int]:

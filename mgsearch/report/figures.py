@@ -1,0 +1,239 @@
+"""Plotly figures of a study (drawing only: every number comes from :mod:`mgsearch.report.analysis`).
+
+Each function takes a :class:`~mgsearch.report.analysis.StudyData` and returns a
+``plotly.graph_objects.Figure`` (or None when the study holds nothing to draw there), so the same
+figures serve notebooks and the HTML report. Large studies stay responsive: point clouds switch to
+WebGL (``Scattergl``) above :data:`WEBGL_THRESHOLD` points and nothing is annotated per point.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from mgsearch.report.analysis import (
+    COSTS,
+    StudyData,
+    TrialRecord,
+    feasible,
+    hypervolume_history,
+    pareto_front,
+    width_profiles,
+    widths_text,
+)
+
+__all__ = [
+    "WEBGL_THRESHOLD",
+    "COLORS",
+    "pareto_figure",
+    "hypervolume_figure",
+    "width_heatmap",
+    "knobs_figure",
+    "lineage_figure",
+    "report_figures",
+]
+
+#: point clouds larger than this are drawn with WebGL
+WEBGL_THRESHOLD = 1500
+COLORS = {
+    "trained": "#4c78a8",
+    "front": "#f58518",
+    "pruned": "#9d9d9d",
+    "infeasible": "#e45756",
+    "duplicate": "#72b7b2",
+    "diverged": "#b279a2",
+    "failed": "#54a24b",
+    "baseline": "#111111",
+}
+_AXIS_TITLE = {"params": "parameters", "macs": "MACs per image", "latency": "latency (ms)"}
+_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=460)
+
+
+def _scatter(n: int, **kw: Any) -> go.Scatter | go.Scattergl:
+    return (go.Scattergl if n > WEBGL_THRESHOLD else go.Scatter)(**kw)
+
+
+_HOVER = (
+    "<b>%{customdata[0]}</b> (%{customdata[1]})<br>val acc %{customdata[2]}<br>"
+    "params %{customdata[3]}<br>MACs %{customdata[4]}<br>%{customdata[5]}<extra></extra>"
+)
+
+
+def _custom(recs: Sequence[TrialRecord]) -> list[list[str]]:
+    def acc(r: TrialRecord) -> str:
+        v = r.val_acc if r.val_acc is not None else r.last_report
+        return "-" if v is None else f"{v:.4f}"
+
+    return [
+        [r.label, r.status, acc(r), f"{r.params:,}" if r.params is not None else "-",
+         f"{r.macs:,}" if r.macs is not None else "-", widths_text(r)]
+        for r in recs
+    ]
+
+
+def pareto_figure(data: StudyData, cost: str = "params") -> go.Figure:
+    """Validation accuracy vs cost (log x): trained, Pareto front, pruned (at their last reported
+    accuracy), duplicates, baselines, and untrained trials (infeasible / diverged / failed) as a rug
+    along the bottom. The budget is a dashed vertical line. Hover shows trial, cost, accuracy, widths.
+    """
+    attr = COSTS[cost]
+    recs = data.records
+    ok = feasible(recs, cost)
+    front = pareto_front(recs, cost)
+    accs = [r.val_acc for r in ok] + [r.val_acc for r in data.baselines if r.val_acc is not None]
+    accs += [r.last_report for r in recs if r.status == "pruned" and r.last_report is not None]
+    floor = (min(accs) if accs else 0.0) - 0.03
+    fig = go.Figure()
+
+    def add(name: str, group: list[TrialRecord], y: list[float], color: str, symbol: str, size: int = 7,
+            **kw: Any) -> None:
+        group_y = [(r, v) for r, v in zip(group, y) if getattr(r, attr) is not None]
+        if not group_y:
+            return
+        g = [r for r, _ in group_y]
+        fig.add_trace(_scatter(
+            len(g), name=f"{name} ({len(g)})", x=[getattr(r, attr) for r in g], y=[v for _, v in group_y],
+            mode=kw.pop("mode", "markers"), customdata=_custom(g), hovertemplate=_HOVER,
+            marker=dict(color=color, symbol=symbol, size=size, line=dict(width=0.5, color="white")), **kw))
+
+    add("trained", ok, [r.val_acc for r in ok], COLORS["trained"], "circle", opacity=0.75)
+    dup = [r for r in recs if r.status == "duplicate" and r.val_acc is not None]
+    add("duplicate", dup, [r.val_acc for r in dup], COLORS["duplicate"], "circle-open", size=10)
+    pruned = [r for r in recs if r.status == "pruned" and r.last_report is not None]
+    add("pruned (last report)", pruned, [r.last_report for r in pruned], COLORS["pruned"], "x-thin-open")
+    for status, symbol in (("infeasible", "line-ns-open"), ("diverged", "triangle-down"), ("failed", "triangle-down-open")):
+        group = [r for r in recs if r.status == status]
+        add(f"{status} (not trained)", group, [floor] * len(group), COLORS[status], symbol, size=9)
+    add("Pareto front", front, [r.val_acc for r in front], COLORS["front"], "diamond", size=10,
+        mode="lines+markers", line=dict(shape="hv", color=COLORS["front"], width=2))
+    base = [r for r in data.baselines if r.val_acc is not None and r.status in ("trained", "duplicate")]
+    add("baselines (uniform)", base, [r.val_acc for r in base], COLORS["baseline"], "star", size=14,
+        text=[r.baseline_name for r in base], textposition="top center")
+    limit = data.budget.get({"params": "max_params", "macs": "max_macs", "latency": "max_latency_ms"}[cost])
+    if limit:
+        fig.add_vline(x=limit, line=dict(dash="dash", color="#555"), annotation_text=f"budget {limit:,}",
+                      annotation_position="top left")
+    fig.update_layout(title=f"Validation accuracy vs {_AXIS_TITLE[cost]}", legend=dict(itemsizing="constant"),
+                      **_LAYOUT)
+    fig.update_xaxes(type="log", title=f"{_AXIS_TITLE[cost]} (log scale)")
+    fig.update_yaxes(title="validation accuracy")
+    return fig
+
+
+def hypervolume_figure(data: StudyData) -> go.Figure:
+    """Hypervolume of the feasible front over trial number, for params and MACs. The reference
+    point is (accuracy 0, cost = the study's budget on that axis, else the largest feasible cost);
+    cost is measured in units of that reference, so the hypervolume lies in [0, 1]."""
+    fig = go.Figure()
+    for cost, budget_key, dash in (("params", "max_params", "solid"), ("macs", "max_macs", "dot")):
+        ref = data.budget.get(budget_key)
+        numbers, hv, ref = hypervolume_history(data.records, cost=cost, ref_cost=ref)
+        if not numbers:
+            continue
+        fig.add_trace(go.Scatter(x=numbers, y=hv, mode="lines", name=f"{cost} (ref {ref:,.0f})",
+                                 line=dict(shape="hv", dash=dash),
+                                 hovertemplate="trial %{x}<br>hypervolume %{y:.4f}<extra></extra>"))
+    fig.update_layout(title="Hypervolume of the feasible front over trials", **_LAYOUT)
+    fig.update_xaxes(title="trial number")
+    fig.update_yaxes(title="hypervolume (acc x cost/ref)")
+    return fig
+
+
+def width_heatmap(data: StudyData, cost: str = "params") -> go.Figure | None:
+    """Per-layer widths of the Pareto set (cheapest first) next to the uniform baselines: the
+    heterogeneity picture. Columns are width slots, rows networks; the number in a cell is the width."""
+    front = pareto_front(data.records, cost)
+    base = [r for r in data.baselines if r.spec is not None]
+    prof = width_profiles(front, base)
+    if not prof.labels:
+        return None
+    z = prof.widths
+    text = [["" if math.isnan(v) else str(int(v)) for v in row] for row in z]
+    heat = go.Heatmap(
+        z=np.where(np.isnan(z), None, z).tolist(), x=prof.columns, y=prof.labels, text=text,
+        texttemplate="%{text}" if z.size <= 4000 else None, colorscale="Viridis", colorbar=dict(title="width"),
+        hovertemplate="%{y}<br>%{x}: %{z}<extra></extra>",
+    )
+    fig = go.Figure(heat)
+    fig.update_layout(title="Per-layer widths: Pareto set (top, cheapest first) and uniform baselines",
+                      **{**_LAYOUT, "height": max(300, 120 + 24 * len(prof.labels))})
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category", tickangle=-45)
+    return fig
+
+
+def knobs_figure(data: StudyData) -> go.Figure | None:
+    """Parallel coordinates of the searched knobs of trained trials, coloured by accuracy;
+    categorical knobs become integer axes labelled with their choices."""
+    recs = [r for r in feasible(data.records) if r.knobs]
+    names = sorted({k for r in recs for k in r.knobs})
+    if not recs or not names:
+        return None
+    dims = []
+    for name in names:
+        values = [r.knobs.get(name) for r in recs]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None):
+            dims.append(dict(label=name, values=[np.nan if v is None else float(v) for v in values]))
+        else:
+            choices = sorted({str(v) for v in values})
+            code = {c: i for i, c in enumerate(choices)}
+            dims.append(dict(label=name, values=[code[str(v)] for v in values],
+                             tickvals=list(range(len(choices))), ticktext=choices))
+    dims.append(dict(label="val acc", values=[r.val_acc for r in recs]))
+    dims.append(dict(label="log10 params", values=[math.log10(max(r.params or 1, 1)) for r in recs]))
+    fig = go.Figure(go.Parcoords(line=dict(color=[r.val_acc for r in recs], colorscale="Viridis", showscale=True,
+                                           colorbar=dict(title="val acc")), dimensions=dims))
+    fig.update_layout(title="Searched knobs of trained trials", **_LAYOUT)
+    return fig
+
+
+def lineage_figure(data: StudyData) -> go.Figure | None:
+    """LW-DNA parent -> child: for each shrunk trial, a segment from its widened parent's params to
+    its own params at its accuracy (parents are drawn hollow). None when no trial has a parent."""
+    from mgsearch.cost import cost as spec_cost
+
+    recs = [r for r in feasible(data.records) if r.parent_spec is not None]
+    if not recs:
+        return None
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    parents = []
+    for r in recs:
+        p = spec_cost(r.parent_spec).params
+        parents.append(p)
+        xs += [p, r.params, None]
+        ys += [r.val_acc, r.val_acc, None]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="shrink", line=dict(color="#999", width=1),
+                             hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=parents, y=[r.val_acc for r in recs], mode="markers", name=f"widened parent ({len(recs)})",
+                             marker=dict(symbol="circle-open", size=9, color=COLORS["front"]),
+                             hovertemplate="parent of trial %{text}<br>params %{x:,}<extra></extra>",
+                             text=[str(r.number) for r in recs]))
+    fig.add_trace(go.Scatter(x=[r.params for r in recs], y=[r.val_acc for r in recs], mode="markers",
+                             name=f"shrunk child ({len(recs)})", customdata=_custom(recs), hovertemplate=_HOVER,
+                             marker=dict(symbol="circle", size=8, color=COLORS["trained"])))
+    fig.update_layout(title="LW-DNA: widened parent -> shrunk child (accuracy of the child)", **_LAYOUT)
+    fig.update_xaxes(type="log", title="parameters (log scale)")
+    fig.update_yaxes(title="validation accuracy")
+    return fig
+
+
+def report_figures(data: StudyData) -> list[tuple[str, go.Figure]]:
+    """The report's figures in page order as ``(anchor, figure)``; absent ones are left out."""
+    out: list[tuple[str, go.Figure | None]] = [
+        ("pareto-params", pareto_figure(data, "params")),
+        ("pareto-macs", pareto_figure(data, "macs")),
+    ]
+    if any(r.latency_ms is not None for r in feasible(data.records)):
+        out.append(("pareto-latency", pareto_figure(data, "latency")))
+    out += [
+        ("hypervolume", hypervolume_figure(data)),
+        ("widths", width_heatmap(data)),
+        ("knobs", knobs_figure(data)),
+        ("lineage", lineage_figure(data)),
+    ]
+    return [(k, f) for k, f in out if f is not None]

@@ -1,0 +1,198 @@
+"""The report page: one self-contained HTML file (plotly.js inlined once, no network needed).
+
+:func:`render_report` returns the HTML text; :func:`write_report` writes it atomically (a temporary
+file in the target folder, then a rename), so a reader never sees half a page. The page shows the
+study's name, dataset, budget, fidelity and dates at the top, the figures of
+:func:`mgsearch.report.figures.report_figures`, and a table of all trials sortable by clicking a
+column header (a few lines of inline JavaScript). Storage URLs are shown with the password removed;
+nothing else about the storage is written.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mgsearch.errors import MgsearchError
+from mgsearch.report.analysis import StudyData, TrialRecord, best, pareto_front, redact_url, state_counts, widths_text
+
+__all__ = ["render_report", "write_report"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:16px 24px;color:#222}
+h1{margin:0 0 4px 0;font-size:1.6em} h2{margin-top:28px;font-size:1.2em;border-bottom:1px solid #ddd}
+.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:10px 0;font-size:.95em}
+.meta dt{color:#666} .meta dd{margin:0}
+.counts span{display:inline-block;margin-right:14px}
+.figure{margin:10px 0 18px 0}
+table.trials{border-collapse:collapse;font-size:.85em;width:100%}
+table.trials th{position:sticky;top:0;background:#f4f4f4;cursor:pointer;user-select:none;text-align:left;padding:4px 6px;border-bottom:2px solid #ccc}
+table.trials th[aria-sort=ascending]::after{content:" \\25B2"} table.trials th[aria-sort=descending]::after{content:" \\25BC"}
+table.trials td{padding:2px 6px;border-bottom:1px solid #eee;white-space:nowrap}
+table.trials td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.front td{background:#fff4e6} .tablewrap{max-height:640px;overflow:auto;border:1px solid #ddd}
+footer{margin-top:24px;color:#888;font-size:.8em}
+"""
+
+# Sort the trials table by the clicked column: numbers by value, text by locale; empty cells last.
+_JS = """
+(function(){
+  var table=document.getElementById('trials'); if(!table) return;
+  var heads=table.tHead.rows[0].cells;
+  function key(td){var v=td.getAttribute('data-v'); return v===null?td.textContent:v;}
+  for(var i=0;i<heads.length;i++){(function(col){
+    heads[col].addEventListener('click',function(){
+      var th=heads[col], asc=th.getAttribute('aria-sort')!=='ascending';
+      for(var j=0;j<heads.length;j++) heads[j].removeAttribute('aria-sort');
+      th.setAttribute('aria-sort',asc?'ascending':'descending');
+      var numeric=th.getAttribute('data-type')==='num', body=table.tBodies[0];
+      var rows=Array.prototype.slice.call(body.rows);
+      rows.sort(function(a,b){
+        var x=key(a.cells[col]), y=key(b.cells[col]);
+        if(x===''&&y==='') return 0; if(x==='') return 1; if(y==='') return -1;
+        var c=numeric?(parseFloat(x)-parseFloat(y)):String(x).localeCompare(String(y));
+        return asc?c:-c;});
+      var frag=document.createDocumentFragment(); rows.forEach(function(r){frag.appendChild(r);}); body.appendChild(frag);
+    });})(i);}
+})();
+"""
+
+_COLUMNS = (
+    ("trial", "num"), ("status", "text"), ("val acc", "num"), ("test acc", "num"), ("params", "num"),
+    ("MACs", "num"), ("latency ms", "num"), ("front", "text"), ("family", "text"), ("widths", "text"),
+)
+
+
+def _e(v: Any) -> str:
+    return html.escape(str(v), quote=True)
+
+
+def _num_cell(v: float | int | None, fmt: str) -> str:
+    if v is None:
+        return '<td class="num" data-v="">-</td>'
+    return f'<td class="num" data-v="{v!r}">{format(v, fmt)}</td>'
+
+
+def _row(rec: TrialRecord, on_front: bool, baseline: bool) -> str:
+    spec = rec.spec
+    number = f'<td class="num" data-v="{-1 if baseline else rec.number}">{_e(rec.label)}</td>'
+    status = "baseline" if baseline else rec.status
+    cells = [
+        number,
+        f"<td>{_e(status)}</td>",
+        _num_cell(rec.val_acc, ".4f"),
+        _num_cell(rec.test_acc, ".4f"),
+        _num_cell(rec.params, ","),
+        _num_cell(rec.macs, ","),
+        _num_cell(rec.latency_ms, ".3g"),
+        f"<td>{'yes' if on_front else ''}</td>",
+        f"<td>{_e(spec.family if spec else '-')}</td>",
+        f"<td>{_e(widths_text(rec).split(': ', 1)[-1])}</td>",
+    ]
+    cls = ' class="front"' if on_front else ""
+    return f"<tr{cls}>" + "".join(cells) + "</tr>"
+
+
+def _fmt_budget(b: dict[str, Any]) -> str:
+    parts = [f"{k.removeprefix('max_')} &le; {v:,}" for k, v in b.items() if v is not None]
+    return " and ".join(parts) if parts else "none"
+
+
+def _fmt_date(d: _dt.datetime | None) -> str:
+    return d.strftime("%Y-%m-%d %H:%M") if d else "-"
+
+
+def render_report(data: StudyData, *, now: _dt.datetime | None = None) -> str:
+    """The report of ``data`` as one self-contained HTML document."""
+    import plotly.io as pio
+    import plotly.offline
+
+    from mgsearch.report.figures import report_figures
+
+    now = now or _dt.datetime.now().astimezone()
+    recs = data.records
+    front_ids = {id(r) for r in pareto_front(recs, "params")}
+    counts = state_counts(recs)
+    starts = [r.datetime_start for r in recs if r.datetime_start]
+    ends = [r.datetime_complete for r in recs if r.datetime_complete]
+    try:
+        top = best(data)
+        best_text = (f"trial {top.number}: val acc {top.val_acc:.4f}, {top.params:,} params, "
+                     f"{top.macs:,} MACs" if top.params is not None and top.macs is not None
+                     else f"trial {top.number}: val acc {top.val_acc:.4f}")
+    except MgsearchError:
+        best_text = "no trained feasible trial yet"
+    fid = data.fidelity or {}
+    fid_text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in fid.items()) or "-"
+    meta = [
+        ("study", data.name),
+        ("dataset", data.dataset or "-"),
+        ("budget", None),
+        ("fidelity", fid_text),
+        ("objectives", ", ".join(data.objectives)),
+        ("trials", f"{len(recs)} (from {_fmt_date(min(starts) if starts else None)} "
+                   f"to {_fmt_date(max(ends) if ends else None)})"),
+        ("best feasible", best_text),
+        ("storage", redact_url(data.storage)),
+        ("report date", now.strftime("%Y-%m-%d %H:%M %Z").strip()),
+    ]
+    meta_html = "".join(
+        f"<dt>{_e(k)}</dt><dd>{_fmt_budget(data.budget) if k == 'budget' else _e(v)}</dd>" for k, v in meta
+    )
+    counts_html = "".join(
+        f'<span><b data-count="{_e(k)}">{v}</b> {_e(k)}</span>' for k, v in counts.items() if v or k == "trained"
+    )
+    config = {"displaylogo": False, "responsive": True}
+    figs_html = []
+    for anchor, fig in report_figures(data):
+        div = pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=f"fig-{anchor}", config=config,
+                          default_height=f"{fig.layout.height or 460}px")
+        figs_html.append(f'<section class="figure" id="{_e(anchor)}">{div}</section>')
+    head = "".join(f'<th data-type="{t}">{_e(n)}</th>' for n, t in _COLUMNS)
+    rows = [_row(r, id(r) in front_ids, False) for r in recs]
+    rows += [_row(r, False, True) for r in data.baselines]
+    title = f"mgsearch report: {data.name}"
+    doc_info = json.dumps({"study": data.name, "trials": len(recs), "baselines": len(data.baselines)}).replace("</", "<\\/")
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title><style>{_CSS}</style>",
+        f"<script>{plotly.offline.get_plotlyjs()}</script>",
+        "</head><body>",
+        f"<h1>{_e(title)}</h1>",
+        f'<dl class="meta">{meta_html}</dl>',
+        f'<div class="counts">{counts_html}</div>',
+        *figs_html,
+        f"<h2>Trials ({len(recs)}; click a column to sort; Pareto set by params highlighted)</h2>",
+        f'<div class="tablewrap"><table class="trials" id="trials"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>",
+        f'<footer>Generated by mgsearch. <script type="application/json" id="report-info">{doc_info}</script></footer>',
+        f"<script>{_JS}</script>",
+        "</body></html>",
+    ])
+
+
+def write_report(data: StudyData, out: str | Path) -> Path:
+    """Render and write the report to ``out`` atomically; returns the path written."""
+    out = Path(out)
+    if out.is_dir():
+        raise MgsearchError(f"{out}: is a folder; give a file name such as {out / 'report.html'}")
+    if not out.parent.exists():
+        raise MgsearchError(f"{out.parent}: folder does not exist")
+    text = render_report(data)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out

@@ -1,0 +1,43 @@
+"""`mgsearch report` from the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from mgsearch.cli import main
+from tests.report.conftest import small_study_trials
+from tests.report.studyfactory import write_study
+
+
+def test_report_cli_writes_page(tmp_path, capsys):
+    trials, baselines = small_study_trials()
+    db = tmp_path / "s.db"
+    write_study(db, "s", trials[:4], baselines=baselines)
+    out = tmp_path / "out.html"
+    assert main(["report", str(db), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "mgsearch report: s" in text and text.rstrip().endswith("</html>")
+    assert "4 trials, 4 trained, 2 baselines" in capsys.readouterr().err
+    # --storage and --study-name select the study explicitly
+    out2 = tmp_path / "out2.html"
+    assert main(["report", f"sqlite:///{db}", "--study-name", "s", "--out", str(out2)]) == 0
+    assert out2.exists()
+
+
+def test_report_cli_bad_inputs_one_line(tmp_path):
+    for argv, needle in (
+        (["report", str(tmp_path / "nope.db")], "no study database here"),
+        (["report", str(tmp_path / "nope.toml")], "study file not found"),
+    ):
+        proc = subprocess.run([sys.executable, "-m", "mgsearch", *argv], capture_output=True, text=True)
+        assert proc.returncode != 0
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and needle in lines[0], proc.stderr
+    assert not (tmp_path / "nope.db").exists()
+    trials, _ = small_study_trials()
+    write_study(tmp_path / "s.db", "s", trials[:2])
+    proc = subprocess.run([sys.executable, "-m", "mgsearch", "report", str(tmp_path / "s.db"), "--study-name", "x",
+                           "--out", str(tmp_path / "r.html")], capture_output=True, text=True)
+    assert proc.returncode != 0 and proc.stderr.strip().endswith("has no study 'x'; it holds: s")
+    assert not (tmp_path / "r.html").exists()
