@@ -193,6 +193,21 @@ def test_json_round_trip_and_hash(family):
     assert hash(again) == hash(spec)
 
 
+@pytest.mark.parametrize("family", ["resnet", "mgic", "dacnn", "mgnet", "mgiad"])
+def test_to_dict_equals_generic_dataclass_form(family):
+    import dataclasses
+
+    from mgsearch.spec import _json_ready
+
+    spec = make(family)
+    generic = _json_ready(dataclasses.asdict(spec))
+    generic["schema"] = SCHEMA_VERSION
+    assert spec.to_dict() == generic
+    d = spec.to_dict()
+    d["stem"]["width"] = 999  # a fresh dict each time: the cached JSON does not change
+    assert spec.to_dict()["stem"]["width"] == 16 and ArchSpec.from_json(spec.to_json()) == spec
+
+
 def test_hash_is_canonical_and_distinguishes():
     spec = make("mgic")
     d = spec.to_dict()

@@ -64,3 +64,34 @@ def parse_count(text: str) -> int:
     if value <= 0 or value != value or value == float("inf"):
         raise ConfigError(f"{text!r} must be a positive count")
     return int(round(value))
+
+
+def positive_int(flag: str, text: str | int | None, *, default: int | None = None) -> int | None:
+    """Parse a command-line integer >= 1; a bad value is a one-line ConfigError naming ``flag``."""
+    from mgsearch.errors import ConfigError
+
+    if text is None:
+        return default
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise ConfigError(f"{flag}={text!r} must be a positive integer") from None
+    if value < 1:
+        raise ConfigError(f"{flag}={value} must be >= 1")
+    return value
+
+
+def add_shape_overrides(parser: Any) -> None:
+    """Add ``--in-channels``, ``--num-classes``, ``--input-size`` (a dataset's input / output shape)."""
+    parser.add_argument("--in-channels", metavar="N", help="input image channels (overrides the spec / space)")
+    parser.add_argument("--num-classes", metavar="N", help="classifier outputs (overrides the spec / space)")
+    parser.add_argument("--input-size", metavar="N", help="input side length in pixels (overrides the spec / space)")
+
+
+def shape_overrides(args: Any) -> dict[str, int | None]:
+    """The values of :func:`add_shape_overrides`'s flags, validated (None where not given)."""
+    return {
+        "in_channels": positive_int("--in-channels", getattr(args, "in_channels", None)),
+        "num_classes": positive_int("--num-classes", getattr(args, "num_classes", None)),
+        "input_size": positive_int("--input-size", getattr(args, "input_size", None)),
+    }
