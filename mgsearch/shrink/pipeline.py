@@ -1,0 +1,242 @@
+"""The LW-DNA pipeline: widen, score channels, shrink to the budget, train from scratch.
+
+:func:`shrink` runs it end to end and returns a :class:`ShrinkResult` with the three specs (base,
+widened, shrunk), their costs, the pipeline's extra cost (channel scoring and, with distillation,
+the teacher) in seconds and in training-epoch units, and, when ``epochs > 0``, the from-scratch
+accuracies of the shrunk network (and of the uniform base with ``baseline=True``) under exactly the
+same protocol.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from mgsearch.errors import ConfigError
+from mgsearch.spec import ArchSpec, width_slots
+
+__all__ = ["ShrinkResult", "shrink", "kd_loss_hook", "KD_WEIGHT", "KD_TEMPERATURE"]
+
+#: knowledge-distillation weight and temperature of LW-DNA's CIFAR runs
+KD_WEIGHT = 0.4
+KD_TEMPERATURE = 4.0
+
+
+def kd_loss_hook(teacher: Any, *, weight: float = KD_WEIGHT, temperature: float = KD_TEMPERATURE) -> Callable:
+    """A ``loss_hook`` adding ``weight * T^2 * KL(teacher_T || student_T)`` to the training loss.
+
+    The teacher runs in eval mode without gradients on the same (augmented) inputs as the student.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    teacher.eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    t = float(temperature)
+
+    def hook(model: Any, inputs: Any, logits: Any, targets: Any) -> Any:
+        with torch.no_grad():
+            t_logits = teacher(inputs).float()
+        kl = F.kl_div(F.log_softmax(logits.float() / t, 1), F.log_softmax(t_logits / t, 1),
+                      reduction="batchmean", log_target=True)
+        return weight * t * t * kl
+
+    return hook
+
+
+@dataclass
+class ShrinkResult:
+    """Everything one LW-DNA run produced (``to_dict`` is JSON-ready)."""
+
+    base: ArchSpec
+    widened: ArchSpec
+    shrunk: ArchSpec
+    costs: dict[str, dict[str, int]]
+    budget: dict[str, int | None]
+    widen: float
+    importance: str
+    keep_ratio: float
+    min_width: int
+    threshold: float
+    importance_seconds: float
+    distill: bool = False
+    teacher: dict[str, Any] | None = None
+    trained: dict[str, Any] | None = None
+    baseline: dict[str, Any] | None = None
+    epoch_seconds: float | None = None
+    fidelity: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+    def slot_table(self) -> list[tuple[str, int, int, int]]:
+        """Per width slot: ``(name, base, widened, shrunk)``."""
+        return [
+            (a.name, a.value, b.value, c.value)
+            for a, b, c in zip(width_slots(self.base), width_slots(self.widened), width_slots(self.shrunk))
+        ]
+
+    @property
+    def extra_seconds(self) -> float:
+        """Wall seconds LW-DNA spends beyond training the final network: scoring (+ teacher)."""
+        return self.importance_seconds + (self.teacher["train_seconds"] if self.teacher else 0.0)
+
+    @property
+    def extra_cost_epochs(self) -> float | None:
+        """:attr:`extra_seconds` in units of one training epoch of the shrunk network (None untrained)."""
+        if not self.epoch_seconds:
+            return None
+        return self.extra_seconds / self.epoch_seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (specs as dicts)."""
+        out = {k: v for k, v in asdict(self).items() if k not in ("base", "widened", "shrunk")}
+        out.update(
+            base=self.base.to_dict(),
+            widened=self.widened.to_dict(),
+            shrunk=self.shrunk.to_dict(),
+            slots=[dict(name=n, base=a, widened=b, shrunk=c) for n, a, b, c in self.slot_table()],
+            extra_seconds=self.extra_seconds,
+            extra_cost_epochs=self.extra_cost_epochs,
+        )
+        if out["threshold"] == float("inf"):
+            out["threshold"] = None
+        return out
+
+
+def _train_summary(result: Any, seconds: float) -> dict[str, Any]:
+    out = {
+        "val_acc": getattr(result, "val_acc", None),
+        "test_acc": getattr(result, "test_acc", None),
+        "train_seconds": getattr(result, "train_seconds", None) or seconds,
+        "wall_seconds": seconds,
+    }
+    history = getattr(result, "history", None)
+    if history:
+        out["val_history"] = [record.get("val_acc") for record in history]
+    return out
+
+
+def shrink(
+    base_spec: ArchSpec,
+    dataset: Any,
+    *,
+    widen: float = 2.0,
+    importance: str = "grad-init",
+    max_params: float | None = None,
+    max_macs: float | None = None,
+    ratio: float | None = None,
+    keep_ratio: float = 0.4,
+    min_width: int = 4,
+    importance_batches: int = 4,
+    importance_batch_size: int = 64,
+    bn_l1_epochs: int = 1,
+    bn_l1_strength: float = 1e-4,
+    epochs: int = 0,
+    train_fraction: float = 1.0,
+    batch_size: int = 128,
+    recipe: Any = None,
+    seed: int = 0,
+    device: str = "cpu",
+    distill: bool = False,
+    baseline: bool = False,
+    progress: Any = None,
+) -> ShrinkResult:
+    """Widen ``base_spec`` by ``widen``, score its channels, shrink it to the budget, train it.
+
+    The budget is ``max_params`` and/or ``max_macs``, or ``ratio`` x the **base** network's params
+    and MACs (both; combined with explicit limits by the smaller). ``importance`` is ``grad-init``
+    (``importance_batches`` mini-batches at initialisation) or ``bn-l1`` (``bn_l1_epochs`` of
+    training the widened network with ``bn_l1_strength`` x L1 on BatchNorm scales).
+
+    ``epochs > 0`` trains the shrunk spec from scratch with ``mgsearch.train.train`` at
+    ``epochs``/``train_fraction``/``batch_size``/``recipe``/``seed`` and evaluates on the test split;
+    ``baseline=True`` trains ``base_spec`` with exactly the same protocol. ``distill=True`` first trains
+    the widened network with the same protocol as a teacher and adds knowledge distillation
+    (weight 0.4, T=4) to the shrunk network's training, and to the baseline's when there is one.
+    """
+    from mgsearch.cost import cost
+    from mgsearch.shrink.fit import fit_widths
+    from mgsearch.shrink.importance import channel_importance
+    from mgsearch.shrink.widen import widen as widen_spec
+
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ConfigError(f"epochs={epochs!r} must be an integer >= 0")
+    if (distill or baseline) and epochs == 0:
+        raise ConfigError("distill/baseline need training: give epochs >= 1")
+    widened = widen_spec(base_spec, widen)
+    t0 = time.perf_counter()
+    scores = channel_importance(
+        widened,
+        dataset,
+        method=importance,
+        batches=importance_batches,
+        batch_size=importance_batch_size if importance == "grad-init" else batch_size,
+        seed=seed,
+        device=device,
+        epochs=bn_l1_epochs,
+        strength=bn_l1_strength,
+        train_fraction=train_fraction,
+        recipe=recipe,
+        progress=progress,
+    )
+    importance_seconds = time.perf_counter() - t0
+    fit = fit_widths(
+        widened,
+        scores,
+        max_params=max_params,
+        max_macs=max_macs,
+        ratio=ratio,
+        reference=base_spec,
+        keep_ratio=keep_ratio,
+        min_width=min_width,
+    )
+    costs = {}
+    for name, spec in (("base", base_spec), ("widened", widened), ("shrunk", fit.spec)):
+        c = cost(spec)
+        costs[name] = {"params": int(c.params), "macs": int(c.macs)}
+    result = ShrinkResult(
+        base=base_spec,
+        widened=widened,
+        shrunk=fit.spec,
+        costs=costs,
+        budget={"max_params": fit.max_params, "max_macs": fit.max_macs},
+        widen=float(widen),
+        importance=importance,
+        keep_ratio=float(keep_ratio),
+        min_width=int(min_width),
+        threshold=float(fit.threshold),
+        importance_seconds=importance_seconds,
+        distill=bool(distill),
+        seed=seed,
+    )
+    if epochs == 0:
+        return result
+
+    from mgsearch.train import Fidelity, train
+
+    fidelity = Fidelity(epochs=epochs, train_fraction=train_fraction, batch_size=batch_size)
+    result.fidelity = {"epochs": epochs, "train_fraction": train_fraction, "batch_size": batch_size}
+    common: dict[str, Any] = {"fidelity": fidelity, "seed": seed, "device": device, "evaluate_test": True}
+    if recipe is not None:
+        common["recipe"] = recipe
+    if progress is not None:
+        common["progress"] = progress
+    hook = None
+    if distill:
+        t0 = time.perf_counter()
+        teacher_result = train(widened, dataset, **common)
+        result.teacher = _train_summary(teacher_result, time.perf_counter() - t0)
+        result.teacher["spec"] = "widened"
+        hook = kd_loss_hook(teacher_result.model)
+    t0 = time.perf_counter()
+    trained = train(fit.spec, dataset, loss_hook=hook, **common)
+    result.trained = _train_summary(trained, time.perf_counter() - t0)
+    result.trained["distilled"] = bool(distill)
+    result.epoch_seconds = result.trained["train_seconds"] / epochs
+    if baseline:
+        t0 = time.perf_counter()
+        base_result = train(base_spec, dataset, loss_hook=hook, **common)
+        result.baseline = _train_summary(base_result, time.perf_counter() - t0)
+        result.baseline["distilled"] = bool(distill)
+    return result
