@@ -1,0 +1,81 @@
+"""Where and how a network runs: device resolution, CPU threads, autocast, accuracy evaluation."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import nn
+
+from mgsearch.data import Dataset, Normalizer
+from mgsearch.errors import ConfigError
+
+__all__ = ["resolve_device", "default_threads", "autocast", "evaluate", "accuracy"]
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available) as a torch device."""
+    text = str(device).strip().lower()
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(text)
+    except RuntimeError:
+        raise ConfigError(f"device={device!r} is unknown; use cpu, cuda, cuda:N or auto") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device={device!r} asked for CUDA but no CUDA device is available; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif dev.type != "cpu":
+        raise ConfigError(f"device={device!r} is not supported; use cpu, cuda, cuda:N or auto")
+    return dev
+
+
+def default_threads() -> int:
+    env = os.environ.get("MGSEARCH_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ConfigError(f"MGSEARCH_THREADS={env!r} must be a positive integer") from None
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def evaluate(
+    model: nn.Module,
+    dataset: Dataset,
+    split: str = "val",
+    *,
+    device: str | torch.device = "cpu",
+    batch_size: int = 1024,
+) -> float:
+    """Top-1 accuracy of ``model`` on ``dataset``'s ``split`` (``val``, ``test`` or ``train``)."""
+    if split not in ("val", "test", "train"):
+        raise ValueError(f"split={split!r} must be val, test or train")
+    dev = resolve_device(device)
+    normalize = Normalizer(dataset.mean, dataset.std, dev, memory_format=torch.channels_last)
+    return accuracy(model, getattr(dataset, f"{split}_x"), getattr(dataset, f"{split}_y"), normalize, dev, batch_size)
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, normalize: Normalizer,
+              device: torch.device, batch_size: int) -> float:
+    if x.shape[0] == 0:
+        return float("nan")
+    model.eval()
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    with torch.inference_mode(), autocast(device):
+        for i in range(0, x.shape[0], batch_size):
+            xb = normalize(x[i : i + batch_size].to(device, non_blocking=True))
+            yb = y[i : i + batch_size].to(device, non_blocking=True)
+            correct += (model(xb).argmax(1) == yb).sum()
+    return int(correct) / x.shape[0]
