@@ -115,7 +115,8 @@ def resolve_spec(
     num_classes: int | None = None,
     input_size: int | None = None,
 ) -> ArchSpec:
-    """A spec from a preset name, a JSON file path or inline JSON text, adapted to a dataset.
+    """A spec from a preset name, a JSON file path (or a folder holding ``arch.json``) or inline JSON
+    text, adapted to a dataset.
 
     The keyword overrides replace ``in_channels`` / ``num_classes`` / ``input_size`` (e.g. 1, 10, 28
     for Fashion-MNIST). Errors are :class:`SpecError` naming the file (missing, bad JSON, bad field).
@@ -134,6 +135,9 @@ def resolve_spec(
         spec = PRESETS[arg].spec
     elif _looks_like_path(arg):
         path = Path(arg)
+        if path.is_dir() and (path / "arch.json").is_file():  # an exported architecture folder
+            path = path / "arch.json"
+            arg = str(path)
         if not path.is_file():
             raise SpecError(f"{arg}: spec file not found (give a preset name, a JSON file or inline JSON)")
         try:

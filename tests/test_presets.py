@@ -65,6 +65,7 @@ def test_resolve_spec_sources(tmp_path: Path) -> None:
     assert resolve_spec(spec.to_json()) == spec
     assert resolve_spec("mgiad-small") == spec
     assert resolve_spec(spec) is spec
+    assert resolve_spec(str(tmp_path)) == spec  # a folder holding arch.json (an export)
 
 
 def test_resolve_spec_overrides_for_fashion_mnist() -> None:
