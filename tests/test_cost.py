@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 import mgsearch
@@ -105,3 +106,18 @@ def test_measure_latency() -> None:
     out = measure_latency(model, (1, 3, 32, 32), "cpu", warmup=1, repeats=3)
     assert out["median_ms"] > 0 and isinstance(out["device_name"], str) and out["device_name"]
     assert out["repeats"] == 3 and out["batch"] == 1
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_presets_run_on_cuda_and_latency_names_the_gpu() -> None:
+    from mgsearch.presets import PRESETS
+
+    for preset in PRESETS.values():
+        model = mgsearch.build(preset.spec).cuda()
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            out = model(torch.randn(4, 3, 32, 32, device="cuda"))
+        assert out.shape == (4, 10) and torch.isfinite(out.float()).all()
+        assert count_params(model) == preset.params
+    out = measure_latency(model, (8, 3, 32, 32), "cuda", warmup=2, repeats=5)
+    assert out["median_ms"] > 0 and out["device_name"] == torch.cuda.get_device_name(0)

@@ -32,11 +32,15 @@ def check_model_matches_cost(spec: ArchSpec) -> None:
     assert torch.isfinite(out).all()
     # params: analytic == distinct parameter elements
     assert c.params == count_params(model)
-    # every weight-owning row is exactly the module of that name
+    # every weight-owning row is exactly the module of that name; a shared row's application site
+    # holds the very module object of its owner
     for row in c.layers:
         if row.shared_with is None:
             module = model.get_submodule(row.name)
             assert sum(p.numel() for p in module.parameters()) == row.params, row
+        else:
+            site = model.get_submodule(row.name.split("#")[0])
+            assert site is model.get_submodule(row.shared_with), row
     # MACs and activations: analytic == fvcore's conv + linear operators
     fv = fvcore_counts(model, spec)
     assert c.macs == fv["macs"]
