@@ -405,3 +405,52 @@ def test_intrange_domain_matches_brute_force():
                         first, last, st = dom
                         assert list(range(first, last + 1, st)) == legal, (rng, m)
                         assert st == math.lcm(step, m or 1) or len(legal) == 1
+
+
+# ----------------------------------------------------------------------------- docs match the code
+def _concepts() -> str:
+    return (ROOT / "docs" / "concepts.md").read_text()
+
+
+def test_docs_example_space_and_error_lines():
+    import re
+    import tomllib
+
+    text = _concepts()
+    block = re.search(r"```toml\n(# search_spaces/example\.toml\n.*?)```", text, re.S).group(1)
+    data = tomllib.loads(block)
+    space = SearchSpace.from_dict(data, source="search_spaces/example.toml")
+    assert space.family == "mgic" and len(space.sample(20, seed=0)) == 20
+    domains: dict[str, Any] = {}
+    import random
+
+    rng = random.Random(0)
+    for _ in range(300):
+        space.to_spec(RecordingChooser(rng, domains))
+    assert domains["s0.width@s8"] == ("int", 16, 48, 8) and domains["s0.width@s16"] == ("int", 16, 48, 16)
+    mutations = [
+        (("stages", 1, "inner", "max"), 4),
+        (("stages", 0, "width", "step"), 24),
+        (("stages", 0, "group_size"), [64]),
+        (("stages", 1, "widht"), 32),
+    ]
+    for path, value in mutations:
+        d = copy.deepcopy(data)
+        _set(d, path, value)
+        with pytest.raises(ConfigError) as info:
+            SearchSpace.from_dict(d, source="search_spaces/my.toml")
+        assert str(info.value) in text, str(info.value)
+
+
+def test_docs_table_of_shipped_spaces_matches():
+    import re
+
+    text = _concepts()
+    rows = re.findall(r"^\| `(\w+)\.toml` \| (\w+) \| ([\d,]+) / ([\d,]+) \|", text, re.M)
+    assert {r[0] for r in rows} == FAMILY_FILES
+    for name, family, lo, hi in rows:
+        space = SearchSpace.from_file(ROOT / "search_spaces" / f"{name}.toml")
+        assert space.family == family
+        assert (cost(space.min_spec()).params, cost(space.max_spec()).params) == (
+            int(lo.replace(",", "")), int(hi.replace(",", ""))
+        ), name

@@ -277,3 +277,16 @@ def test_json_schema_accepts_specs_and_rejects_unknown_keys():
     d["stem"]["colour"] = 1
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(d, schema)
+
+
+def test_docs_json_example_is_a_valid_spec():
+    import re
+
+    from mgsearch.cost import cost
+
+    text = (ROOT / "docs" / "concepts.md").read_text()
+    block = re.search(r"```json\n(.*?)```", text, re.S).group(1)
+    spec = ArchSpec.from_json(block)
+    assert cost(spec).params == 36_650 and "36,650 params" in text
+    names = [f"`{s.name}` ({s.value}" for s in width_slots(spec)]
+    assert all(n in text for n in names), names
