@@ -293,6 +293,7 @@ def _train(spec_or_model, dataset: Dataset, fidelity: Fidelity, recipe: Recipe, 
             val_acc = accuracy(model, dataset.val_x, dataset.val_y, normalize_eval, dev, recipe.eval_batch_size)
             record = {
                 "epoch": epoch,
+                "images": seen,
                 "loss": float(loss_sum) / seen,
                 "train_acc": int(correct) / seen,
                 "val_acc": val_acc,
