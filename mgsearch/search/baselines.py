@@ -139,11 +139,11 @@ def run_baselines(
     from mgsearch.cost import cost
     from mgsearch.search.objective import Objective
     from mgsearch.search.runner import open_study, prepare, quiet_optuna
-    from mgsearch.search.storage import storage_for
+    from mgsearch.search.storage import open_storage
 
     quiet_optuna(verbose)
     base_config = config.replace(pruner="none", objectives=("val_acc",), repair=False, strategy="direct")
-    storage = storage_for(config)
+    storage = open_storage(config.storage, heartbeat_interval=None, grace_period=None)  # ask/tell: no heartbeat
     dataset, space, device = prepared or prepare(config)
     budget = Budget.from_config(config)
     specs = baseline_specs(space, budget, sizes or config.baseline_sizes)
