@@ -454,3 +454,75 @@ def test_docs_table_of_shipped_spaces_matches():
         assert (cost(space.min_spec()).params, cost(space.max_spec()).params) == (
             int(lo.replace(",", "")), int(hi.replace(",", ""))
         ), name
+
+
+# ----------------------------------------------------------------------------- property: any valid file, valid specs
+def _space_strategy():
+    from hypothesis import strategies as st
+
+    def rng(lo_max: int, span_max: int):
+        return st.one_of(
+            st.integers(1, lo_max),
+            st.builds(
+                lambda lo, k, step: {"min": lo, "max": lo + k * step, "step": step},
+                st.integers(1, lo_max), st.integers(0, 6), st.sampled_from([1, 2, 4, 8, 16, 24]),
+            ),
+        )
+
+    stage = st.fixed_dictionaries(
+        {
+            "stride": st.sampled_from([1, 2]),
+            "depth": rng(3, 3),
+            "width": rng(64, 64),
+            "inner": st.one_of(rng(64, 64), st.builds(lambda r, pl: {**r, "per_layer": pl} if isinstance(r, dict) else r,
+                                                       rng(64, 64), st.booleans())),
+            "group_size": st.lists(st.sampled_from([2, 4, 8, 16, "none"]), min_size=1, max_size=3, unique=True),
+            "share": st.lists(st.sampled_from([1, 2, 3, "all"]), min_size=1, max_size=3, unique=True),
+        }
+    )
+    return st.fixed_dictionaries(
+        {
+            "family": st.sampled_from(["resnet", "mgic", "dacnn", "mgnet", "mgiad"]),
+            "stem": st.fixed_dictionaries({"width": rng(64, 64)}),
+            "stages": st.lists(stage, min_size=1, max_size=3),
+            "width_multiplier": st.sampled_from([1.0, [0.5, 1.0, 1.7], {"min": 0.3, "max": 2.2}]),
+        }
+    )
+
+
+def test_every_valid_space_gives_valid_specs():
+    """Random space files: either a one-line ConfigError, or every drawn spec is a valid ArchSpec."""
+    from hypothesis import HealthCheck, given, settings
+
+    counts = {"valid": 0}
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(_space_strategy())
+    def check(data):
+        from mgsearch.spec import MGNET_LIKE
+
+        for sd in data["stages"]:  # keep most generated files legal for their family
+            if data["family"] not in ("mgic", "mgiad"):
+                sd["group_size"] = "none"
+            if data["family"] == "resnet":
+                sd["share"] = 1
+        if data["family"] in MGNET_LIKE:
+            data["stages"][0].pop("inner", None)
+            for sd in data["stages"]:
+                if isinstance(sd["inner"] if "inner" in sd else None, dict):
+                    sd["inner"].pop("per_layer", None)
+        try:
+            space = SearchSpace.from_dict(data, source="gen.toml")
+        except ConfigError as exc:
+            assert "\n" not in str(exc) and str(exc).startswith("gen.toml: ")
+            return
+        counts["valid"] += 1
+        names = set(space.knob_names())
+        for spec, values in space.sample_with_values(15, seed=0):  # ArchSpec validates: a SpecError fails here
+            assert set(values) <= names
+            assert spec.family == space.family
+        lo, hi = space.min_spec(), space.max_spec()
+        assert cost(lo).params <= cost(hi).params
+
+    check()
+    assert counts["valid"] >= 50, counts
