@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import random
 import tomllib
@@ -10,7 +9,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from mgsearch.errors import ConfigError
-from mgsearch.space.choosers import Chooser, DictChooser, RandomChooser
+from mgsearch.space.choosers import Chooser, RandomChooser
 from mgsearch.space.format import FloatKnob, IntRange, ParsedSpace, StageSpace, parse_space
 from mgsearch.spec import MAX_WIDTH, MGNET_LIKE, ArchSpec, Block, Head, Stage, Stem
 
