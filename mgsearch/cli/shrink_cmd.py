@@ -1,17 +1,216 @@
-"""`mgsearch shrink`: (being written; owned by one developer)."""
+"""`mgsearch shrink`: LW-DNA widen-then-shrink of a preset / spec to a params or MACs budget."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mgsearch.cli.common import format_table, human_count, parse_count, positive_int, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `shrink` subcommand."""
-    p = sub.add_parser("shrink", help="(not built yet)")
+    p = sub.add_parser(
+        "shrink",
+        help="LW-DNA: widen a network, score its channels, shrink it to a budget, train it from scratch",
+        description=(
+            "Widen BASE by --widen, rank every channel (grad-init: gradients of per-channel gates at "
+            "initialisation; bn-l1: BatchNorm scales after L1 sparsity training), shrink back to the budget "
+            "with per-layer widths, and (with --epochs > 0) train the result from scratch."
+        ),
+    )
+    p.add_argument("base", metavar="BASE", help="a preset name (mgsearch presets), a spec JSON file or inline JSON")
+    p.add_argument("--widen", default="2", metavar="W", help="widening factor (default 2)")
+    p.add_argument("--importance", default="grad-init", choices=("grad-init", "bn-l1"), help="channel ranking")
+    p.add_argument("--max-params", metavar="N", help="parameter budget (50000, 50k, 1.5M)")
+    p.add_argument("--max-macs", metavar="N", help="MAC budget per image (e.g. 20M)")
+    p.add_argument("--ratio", metavar="R", help="budget as R x the base's params and MACs (default 1 without limits)")
+    p.add_argument("--keep-ratio", default="0.4", metavar="K", help="per-layer minimum kept share (default 0.4)")
+    p.add_argument("--min-width", default="4", metavar="N", help="smallest width of any layer (default 4)")
+    p.add_argument("--importance-batches", default="4", metavar="N", help="grad-init mini-batches (default 4)")
+    p.add_argument("--bn-l1-epochs", default="1", metavar="N", help="bn-l1 sparsity-training epochs (default 1)")
+    p.add_argument("--bn-l1-strength", default="1e-4", metavar="X", help="bn-l1 penalty weight (default 1e-4)")
+    p.add_argument("--dataset", required=True, metavar="D", help="fashion-mnist, cifar10, imagefolder:PATH, ...")
+    p.add_argument("--data-root", metavar="DIR", help="dataset folder or archive")
+    p.add_argument("--epochs", default="0", metavar="E", help="from-scratch training epochs (0: shrink only)")
+    p.add_argument("--train-fraction", default="1.0", metavar="F", help="share of the training split (default 1)")
+    p.add_argument("--batch-size", default="128", metavar="B", help="training batch size (default 128)")
+    p.add_argument("--seed", default="0", metavar="S", help="seed of initialisation, scoring and training")
+    p.add_argument("--distill", action="store_true", help="distil from the trained widened network (0.4, T=4)")
+    p.add_argument("--baseline", action="store_true", help="also train BASE with the same protocol")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    p.add_argument("--out", metavar="FILE", help="write the shrunk spec JSON here (atomically)")
+    p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mgsearch.errors import MgsearchError
+def _number(flag: str, text: str, *, low: float | None = None, high: float | None = None) -> float:
+    from mgsearch.errors import ConfigError
 
-    raise MgsearchError("mgsearch shrink is not built yet")
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{flag}={text!r} must be a number") from None
+    if value != value or (low is not None and value <= low) or (high is not None and value > high):
+        bounds = f"in ({low:g}, {high:g}]" if high is not None else f"> {low:g}"
+        raise ConfigError(f"{flag}={text!r} must be a number {bounds}")
+    return value
+
+
+def _nonneg_int(flag: str, text: str) -> int:
+    from mgsearch.errors import ConfigError
+
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise ConfigError(f"{flag}={text!r} must be an integer >= 0") from None
+    if value < 0:
+        raise ConfigError(f"{flag}={value} must be >= 0")
+    return value
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    from mgsearch.errors import ExportError
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ExportError(f"--out {path}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _summary(result: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "spec": result.shrunk.to_dict(),
+        "params": result.costs["shrunk"]["params"],
+        "macs": result.costs["shrunk"]["macs"],
+        "base": {"spec": result.base.to_dict(), **result.costs["base"]},
+        "widened": {"spec": result.widened.to_dict(), **result.costs["widened"]},
+        "budget": result.budget,
+        "slots": [dict(name=n, base=a, widened=b, shrunk=c) for n, a, b, c in result.slot_table()],
+        "widen": result.widen,
+        "importance": result.importance,
+        "keep_ratio": result.keep_ratio,
+        "min_width": result.min_width,
+        "importance_seconds": result.importance_seconds,
+        "seed": result.seed,
+        "distill": result.distill,
+    }
+    if result.trained is not None:
+        out["val_acc"] = result.trained["val_acc"]
+        out["test_acc"] = result.trained["test_acc"]
+        out["train_seconds"] = result.trained["train_seconds"]
+        out["fidelity"] = result.fidelity
+        out["extra_seconds"] = result.extra_seconds
+        out["extra_cost_epochs"] = result.extra_cost_epochs
+    if result.teacher is not None:
+        out["teacher"] = {k: result.teacher[k] for k in ("val_acc", "test_acc", "train_seconds")}
+    if result.baseline is not None:
+        out["baseline"] = {
+            "val_acc": result.baseline["val_acc"],
+            "test_acc": result.baseline["test_acc"],
+            "train_seconds": result.baseline["train_seconds"],
+            "distilled": result.baseline["distilled"],
+            **result.costs["base"],
+        }
+    return out
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def run(args: argparse.Namespace) -> int:
+    from mgsearch.errors import ConfigError
+    from mgsearch.presets import resolve_spec
+
+    widen = _number("--widen", args.widen, low=0)
+    ratio = None if args.ratio is None else _number("--ratio", args.ratio, low=0, high=16)
+    keep = _number("--keep-ratio", args.keep_ratio, low=0, high=1)
+    strength = _number("--bn-l1-strength", args.bn_l1_strength, low=-1e-300)
+    train_fraction = _number("--train-fraction", args.train_fraction, low=0, high=1)
+    max_params = None if args.max_params is None else parse_count(args.max_params)
+    max_macs = None if args.max_macs is None else parse_count(args.max_macs)
+    if max_params is None and max_macs is None and ratio is None:
+        ratio = 1.0  # the base network's own budget
+    epochs = _nonneg_int("--epochs", args.epochs)
+    if (args.distill or args.baseline) and epochs == 0:
+        raise ConfigError("--distill and --baseline train networks: give --epochs >= 1")
+    seed = _nonneg_int("--seed", args.seed)
+    min_width = positive_int("--min-width", args.min_width)
+    batches = positive_int("--importance-batches", args.importance_batches)
+    bn_epochs = positive_int("--bn-l1-epochs", args.bn_l1_epochs)
+    batch_size = positive_int("--batch-size", args.batch_size)
+
+    from mgsearch.data import load_dataset
+    from mgsearch.shrink import shrink
+
+    dataset = load_dataset(args.dataset, args.data_root)
+    base = resolve_spec(
+        args.base, in_channels=dataset.in_channels, num_classes=dataset.num_classes, input_size=dataset.input_size
+    )
+    result = shrink(
+        base,
+        dataset,
+        widen=widen,
+        importance=args.importance,
+        max_params=max_params,
+        max_macs=max_macs,
+        ratio=ratio,
+        keep_ratio=keep,
+        min_width=min_width,
+        importance_batches=batches,
+        bn_l1_epochs=bn_epochs,
+        bn_l1_strength=strength,
+        epochs=epochs,
+        train_fraction=train_fraction,
+        batch_size=batch_size,
+        seed=seed,
+        device=args.device,
+        distill=args.distill,
+        baseline=args.baseline,
+        progress=None if args.json else None,
+    )
+    if args.out:
+        write_atomically(Path(args.out), result.shrunk.to_json(indent=2) + "\n")
+    if args.json:
+        print_json(_summary(result))
+        return 0
+    print(
+        f"LW-DNA shrink of {args.base}: widen x{widen:g}, importance {args.importance}, "
+        f"keep_ratio {keep:g}, dataset {dataset.name}"
+    )
+    print()
+    print(format_table(["width slot", "base", "widened", "shrunk"], result.slot_table()))
+    print()
+    rows = [[name, result.costs[name]["params"], result.costs[name]["macs"]] for name in ("base", "widened", "shrunk")]
+    rows.append(["budget", result.budget["max_params"], result.budget["max_macs"]])
+    print(format_table(["network", "params", "MACs"], rows))
+    print()
+    print(
+        f"channel scoring: {result.importance_seconds:.2f} s; shrunk: {human_count(result.costs['shrunk']['params'])} "
+        f"params, {human_count(result.costs['shrunk']['macs'])} MACs"
+    )
+    if result.trained is not None:
+        t = result.trained
+        line = f"from scratch ({epochs} epochs{', distilled' if args.distill else ''}): val {_pct(t['val_acc'])}, test {_pct(t['test_acc'])}"
+        print(line)
+        if result.baseline is not None:
+            b = result.baseline
+            print(f"uniform base, same protocol: val {_pct(b['val_acc'])}, test {_pct(b['test_acc'])}")
+        extra = result.extra_cost_epochs
+        print(f"pipeline extra cost: {result.extra_seconds:.1f} s = {extra:.2f} epochs of the shrunk network")
+    if args.out:
+        print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,179 @@
+"""strategy = "lwdna": the hook lwdna_candidate, the [lwdna] table, and a tiny real study."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+import torch
+
+from mgsearch.cost import cost
+from mgsearch.errors import ConfigError
+from mgsearch.shrink import lwdna_candidate, widen
+from mgsearch.shrink.strategy import LwdnaSettings, MacroChooser, uniform_at_budget
+from mgsearch.space import SearchSpace
+from mgsearch.space.choosers import RandomChooser
+from mgsearch.spec import ArchSpec, width_slots
+from mgsearch.study import load_study_config
+
+SPACE = """
+family = "mgic"
+in_channels = 3
+num_classes = 3
+input_size = 16
+
+[stem]
+width = { min = 4, max = 16, step = 4 }
+
+[[stages]]
+stride = 1
+depth = { min = 1, max = 2 }
+width = { min = 8, max = 16, step = 4 }
+inner = { min = 4, max = 16, step = 4, per_layer = true }
+group_size = [4, "none"]
+share = [1, 2]
+
+[[stages]]
+stride = 2
+depth = { min = 1, max = 2 }
+width = { min = 16, max = 32, step = 8 }
+inner = { min = 8, max = 32, step = 8, per_layer = true }
+group_size = [8, "none"]
+"""
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    from tests.fixtures.datasets import write_image_folder
+
+    return write_image_folder(tmp_path_factory.mktemp("lwdna-data"))
+
+
+@pytest.fixture(scope="module")
+def dataset(folder):
+    from mgsearch.data import load_dataset
+
+    return load_dataset("imagefolder", folder, val_fraction=0.25)
+
+
+def write_study(tmp: Path, folder: Path, *, budget: str = "max_params = 6000", lwdna: str = "", n: int = 3) -> Path:
+    (tmp / "space.toml").write_text(SPACE)
+    path = tmp / "lw.toml"
+    path.write_text(
+        f'[study]\nspace = "space.toml"\nstrategy = "lwdna"\nn_trials = {n}\nsampler = "random"\npruner = "none"\n'
+        f'[data]\ndataset = "imagefolder"\nroot = "{folder}"\nval_fraction = 0.25\n'
+        f'[fidelity]\nepochs = 1\nbatch_size = 32\n[budget]\n{budget}\n[device]\nname = "cpu"\nthreads = 1\n'
+        f"[lwdna]\n{lwdna}\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "table, key",
+    [
+        ({"bogus": 1}, "lwdna.bogus"),
+        ({"importance": "magic"}, "lwdna.importance"),
+        ({"importance": []}, "lwdna.importance"),
+        ({"widen": 0.5}, "lwdna.widen"),
+        ({"widen": {"min": 3, "max": 2}}, "lwdna.widen"),
+        ({"keep_ratio": 0}, "lwdna.keep_ratio"),
+        ({"keep_ratio": [0.4, 1.2]}, "lwdna.keep_ratio"),
+        ({"batches": 0}, "lwdna.batches"),
+        ({"bn_l1_strength": -1}, "lwdna.bn_l1_strength"),
+        ({"widen": 3.0, "keep_ratio": 0.5}, "lwdna.widen x lwdna.keep_ratio"),
+    ],
+)
+def test_bad_lwdna_tables(table, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")) as err:
+        LwdnaSettings.from_table(table, source="s.toml")
+    assert str(err.value).startswith("s.toml: ")
+
+
+def test_settings_defaults_and_forms():
+    s = LwdnaSettings.from_table({})
+    assert (s.widen.low, s.importance, s.keep_ratio.low) == (2.0, ("grad-init",), 0.4)
+    s = LwdnaSettings.from_table({"widen": {"min": 1.5, "max": 2.5}, "keep_ratio": [0.3, 0.4],
+                                  "importance": ["grad-init", "bn-l1"]})
+    chooser = RandomChooser(1)
+    assert 1.5 <= s.widen.ask(chooser, "lwdna.widen") <= 2.5
+    assert s.keep_ratio.ask(chooser, "lwdna.keep_ratio") in (0.3, 0.4)
+    assert set(chooser.values) == {"lwdna.widen", "lwdna.keep_ratio"}
+
+
+def test_macro_chooser_asks_structure_only(tmp_path):
+    (tmp_path / "space.toml").write_text(SPACE)
+    space = SearchSpace.from_file(tmp_path / "space.toml")
+    inner = RandomChooser(0)
+    space.to_spec(MacroChooser(inner))
+    assert inner.values and all(not any(w in k for w in ("width", "inner")) for k in inner.values), inner.values
+
+
+def test_uniform_at_budget_is_the_largest_uniform_fit(tmp_path):
+    (tmp_path / "space.toml").write_text(SPACE)
+    spec = SearchSpace.from_file(tmp_path / "space.toml").to_spec(MacroChooser(RandomChooser(2)))
+    base = uniform_at_budget(spec, max_params=20_000, max_macs=None)
+    assert cost(base).params <= 20_000
+    bigger = widen(base, 1.25)
+    assert cost(bigger).params > 20_000
+
+
+def test_candidates_meet_the_budget(tmp_path, folder, dataset):
+    torch.set_num_threads(1)
+    config = load_study_config(write_study(tmp_path, folder, budget="max_params = 6000\nmax_macs = 800000",
+                                           lwdna='widen = {min = 1.5, max = 2.5}\nkeep_ratio = [0.3, 0.4]\nbatches = 1'))
+    feasible = 0
+    for seed in range(6):
+        chooser = RandomChooser(seed)
+        child, parent, extra = lwdna_candidate(chooser, config, dataset)
+        c = cost(child)
+        if "lwdna_error" in extra:  # widen x keep_ratio too large for this structure: recorded infeasible
+            assert c.params > 6000 or c.macs > 800_000
+            assert extra["widen"] * extra["keep_ratio"] > 0.8
+            continue
+        feasible += 1
+        assert c.params <= 6000 and c.macs <= 800_000, (seed, c.params, c.macs)
+        assert ArchSpec.from_json(child.to_json()) == child
+        assert ArchSpec.from_json(extra["parent_spec"]) == parent
+        base = ArchSpec.from_json(extra["lwdna_base_spec"])
+        assert widen(base, extra["widen"]) == parent
+        assert extra["importance"] == "grad-init" and extra["keep_ratio"] in (0.3, 0.4)
+        for a, b in zip(width_slots(child), width_slots(parent)):
+            assert a.paths == b.paths and a.value <= b.value and a.value % a.multiple_of == 0
+            assert a.value >= min(b.value, extra["keep_ratio"] * b.value)
+        # the structure came from the chooser, the widths did not
+        assert all(not k.startswith(("stem.width",)) and ".width" not in k and "inner" not in k
+                   for k in chooser.values)
+    assert feasible >= 3
+
+
+def test_structure_over_budget_gives_an_infeasible_child(tmp_path, folder, dataset):
+    config = load_study_config(write_study(tmp_path, folder, budget="max_params = 300", lwdna="batches = 1"))
+    child, parent, extra = lwdna_candidate(RandomChooser(0), config, dataset)
+    assert cost(child).params > 300
+    assert "below the smallest network" in extra["lwdna_error"]
+
+
+def test_lwdna_study_end_to_end(tmp_path, folder):
+    """A real tiny study with strategy = "lwdna": trials record parent and child and meet the budget."""
+    from mgsearch.search import run_search
+
+    config = load_study_config(write_study(tmp_path, folder, lwdna="batches = 1\nbatch_size = 16", n=3))
+    result = run_search(config, progress=False)
+    assert result.n_trials == 3
+    study = optuna.load_study(study_name=config.name, storage=config.storage)
+    trials = study.get_trials()
+    assert len(trials) == 3
+    for t in trials:
+        a = t.user_attrs
+        assert a["strategy"] == "lwdna"
+        child = ArchSpec.from_json(a["spec"])
+        parent = ArchSpec.from_json(a["parent_spec"])
+        assert [s.name for s in width_slots(child)] == [s.name for s in width_slots(parent)]
+        assert a["widen"] == 2.0 and a["importance"] == "grad-init" and a["keep_ratio"] == 0.4
+        if a["status"] == "trained":
+            assert a["params"] <= 6000 and 0.0 <= a["val_acc"] <= 1.0
+            assert cost(parent).params > a["params"]
+    assert any(t.user_attrs["status"] == "trained" for t in trials)
+    json.dumps([t.user_attrs for t in trials])  # everything stored is JSON
