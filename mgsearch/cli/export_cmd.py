@@ -1,4 +1,4 @@
-"""`mgsearch export`: (being written; owned by one developer)."""
+"""`mgsearch export`: write a found architecture (arch.json, weights, ONNX, torch.export, model card)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,64 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `export` subcommand."""
-    p = sub.add_parser("export", help="(not built yet)")
+    p = sub.add_parser(
+        "export",
+        help="export a trial of a study to a folder (arch.json, weights, ONNX, torch.export, card)",
+        description="Export one trial (--trial N) or the best trained feasible trial within a budget (--best) "
+        "to a folder that appears complete or not at all. --retrain trains it on the full training split "
+        "with the study's recipe and measures test accuracy.",
+    )
+    p.add_argument("study", metavar="STUDY", help="study file (.toml), SQLite database file or storage URL")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--trial", type=int, metavar="N", help="the trial number to export")
+    which.add_argument("--best", action="store_true", help="the most accurate trained feasible trial within the budget")
+    p.add_argument("--max-params", metavar="N", help="with --best: parameter budget (e.g. 50k)")
+    p.add_argument("--max-macs", metavar="N", help="with --best: MAC budget (e.g. 10M)")
+    p.add_argument("--max-latency-ms", type=float, metavar="MS", help="with --best: latency budget (trials that measured it)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (must not exist unless --force)")
+    p.add_argument("--retrain", action="store_true", help="train on the full training split and evaluate on test")
+    p.add_argument("--epochs", type=int, metavar="E", help="with --retrain: epochs (default: the study's)")
+    p.add_argument("--device", default="cpu", metavar="D", help="with --retrain: cpu, cuda, cuda:N or auto")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.add_argument("--storage", metavar="URL", help="storage URL overriding the study file's")
+    p.add_argument("--study-name", metavar="NAME", help="study name overriding the study file's")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgsearch.errors import MgsearchError
+    import sys
 
-    raise MgsearchError("mgsearch export is not built yet")
+    from mgsearch.cli.common import human_count, parse_count
+    from mgsearch.errors import ConfigError
+
+    if args.trial is not None and (args.max_params or args.max_macs or args.max_latency_ms):
+        raise ConfigError("--max-params/--max-macs/--max-latency-ms go with --best, not with --trial")
+    if (args.epochs is not None or args.device != "cpu") and not args.retrain:
+        raise ConfigError("--epochs and --device go with --retrain")
+    if args.epochs is not None and args.epochs < 1:
+        raise ConfigError(f"--epochs={args.epochs} must be >= 1")
+    from mgsearch.export import export
+
+    result = export(
+        args.study,
+        args.out,
+        trial=args.trial,
+        max_params=parse_count(args.max_params) if args.max_params else None,
+        max_macs=parse_count(args.max_macs) if args.max_macs else None,
+        max_latency_ms=args.max_latency_ms,
+        retrain=args.retrain,
+        epochs=args.epochs,
+        device=args.device,
+        force=args.force,
+        storage=args.storage,
+        study_name=args.study_name,
+    )
+    info = result.info
+    acc = f", val acc {info['val_acc']:.4f}" if info.get("val_acc") is not None else ""
+    test = f", test acc {info['test_acc']:.4f}" if info.get("test_acc") is not None else ""
+    print(
+        f"exported trial {info.get('trial')} ({result.spec.family}, {human_count(info['params'])} params, "
+        f"{human_count(info['macs'])} MACs{acc}{test}) to {result.path}: {', '.join(result.files)}",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,456 @@
+"""Export a found architecture to a folder that rebuilds anywhere, and load it back.
+
+An export folder holds::
+
+    arch.json            the ArchSpec (canonical JSON with "schema"): mgsearch.build() rebuilds it
+    weights.safetensors  trained weights (only when trained: `mgsearch export --retrain`, or a model given)
+    model.onnx           the network in ONNX (opset ONNX_OPSET, dynamic batch), checked with onnxruntime
+    model.pt2            a torch.export program (torch.export.load), dynamic batch
+    MODEL_CARD.md        params, MACs, latency, accuracy, dataset, fidelity, study and trial, how to load
+    export.json          the same facts, machine-readable
+
+The folder appears complete or not at all: everything is written into a temporary folder next to
+the destination, which is renamed into place at the end. :func:`load` reads ``arch.json`` and
+``weights.safetensors`` only (JSON and safetensors: nothing is ever unpickled).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import os
+import shutil
+import sys
+import tempfile
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mgsearch.errors import ExportError, MgsearchError, SpecError
+from mgsearch.spec import ArchSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = [
+    "ARCH_FILE", "WEIGHTS_FILE", "ONNX_FILE", "PROGRAM_FILE", "CARD_FILE", "INFO_FILE", "ONNX_OPSET",
+    "ONNX_TOLERANCE", "ExportResult", "export", "export_model", "load", "read_spec",
+]
+
+ARCH_FILE = "arch.json"
+WEIGHTS_FILE = "weights.safetensors"
+ONNX_FILE = "model.onnx"
+PROGRAM_FILE = "model.pt2"
+CARD_FILE = "MODEL_CARD.md"
+INFO_FILE = "export.json"
+#: the ONNX opset written (opset 18: supported by onnxruntime >= 1.14 and the dynamo exporter's default)
+ONNX_OPSET = 18
+#: largest allowed max-abs difference between onnxruntime's and PyTorch's outputs
+ONNX_TOLERANCE = 1e-4
+EXPORT_FORMAT = 1
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote: the folder, the spec, the file names and the facts in ``export.json``."""
+
+    path: Path
+    spec: ArchSpec
+    files: list[str]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- loading
+def read_spec(folder: str | Path) -> ArchSpec:
+    """The ArchSpec in ``folder/arch.json``; a bad field is a :class:`SpecError` naming the file."""
+    path = Path(folder) / ARCH_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ExportError(f"{path}: not found; is {folder} an mgsearch export folder?") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExportError(f"{path}: cannot be read ({type(exc).__name__})") from None
+    try:
+        return ArchSpec.from_json(text)
+    except SpecError as exc:
+        raise SpecError(f"{path}: {exc}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+def load(folder: str | Path, *, weights: bool = True, device: str = "cpu") -> "torch.nn.Module":
+    """Rebuild the model exported to ``folder``, with its weights, in eval mode.
+
+    Reads ``arch.json`` and ``weights.safetensors`` only (never unpickles). ``weights=False`` returns
+    the freshly initialised architecture (for folders exported without training). A tampered
+    ``arch.json`` raises :class:`SpecError`, a missing, truncated or mismatched weights file
+    :class:`ExportError`; each names the file.
+    """
+    from safetensors import safe_open
+    from safetensors.torch import load_model
+
+    from mgsearch.families import build
+
+    folder = Path(folder)
+    spec = read_spec(folder)
+    model = build(spec)
+    if weights:
+        wpath = folder / WEIGHTS_FILE
+        if not wpath.is_file():
+            raise ExportError(
+                f"{wpath}: not found; the folder was exported without weights (use --retrain), "
+                "or call load(..., weights=False) for the untrained architecture"
+            )
+        try:
+            with safe_open(str(wpath), framework="pt") as fh:
+                meta = fh.metadata() or {}
+        except Exception as exc:  # safetensors raises its own error types for damaged headers
+            raise ExportError(f"{wpath}: not a readable safetensors file ({_one_line(exc)})") from None
+        saved = meta.get("spec_hash")
+        if saved is not None and saved != spec.hash:
+            raise ExportError(
+                f"{wpath}: the weights belong to spec {saved[:12]}, but {folder / ARCH_FILE} is spec {spec.short_hash}"
+            )
+        try:
+            load_model(model, str(wpath), strict=True)
+        except Exception as exc:  # truncated data, missing/unexpected keys, shape mismatches
+            raise ExportError(f"{wpath}: weights do not fit {folder / ARCH_FILE} ({_one_line(exc)})") from None
+    return model.to(device).eval()
+
+
+# --------------------------------------------------------------------------- writing
+def _check_out(out: Path, force: bool) -> None:
+    if out.exists() and not force:
+        raise ExportError(f"{out}: already exists; pass --force to replace it")
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out}: exists and is not a folder; choose another --out")
+
+
+def _verify_onnx(path: Path, model: "torch.nn.Module", spec: ArchSpec, seed: int) -> float:
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    gen = torch.Generator().manual_seed(seed + 1)
+    worst = 0.0
+    for batch in (1, 3):  # a batch size other than the traced one checks the dynamic batch axis
+        x = torch.randn(batch, spec.in_channels, spec.input_size, spec.input_size, generator=gen)
+        with torch.no_grad():
+            ref = model(x).numpy()
+        got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+        if got.shape != ref.shape:
+            raise ExportError(f"{path}: onnxruntime returned shape {got.shape}, PyTorch {ref.shape}")
+        worst = max(worst, float(np.abs(got - ref).max()))
+    if not worst <= ONNX_TOLERANCE:
+        raise ExportError(f"{path}: onnxruntime differs from PyTorch by {worst:.3g} (> {ONNX_TOLERANCE})")
+    return worst
+
+
+def _write_artifacts(tmp: Path, spec: ArchSpec, model: "torch.nn.Module", trained: bool, seed: int,
+                     latency: bool) -> dict[str, Any]:
+    import torch
+    from safetensors.torch import save_model
+
+    (tmp / ARCH_FILE).write_text(spec.to_json(indent=2) + "\n", encoding="utf-8")
+    facts: dict[str, Any] = {}
+    if trained:
+        save_model(model, str(tmp / WEIGHTS_FILE),
+                   metadata={"format": "mgsearch-weights", "schema": str(EXPORT_FORMAT), "spec_hash": spec.hash})
+    x = torch.randn(2, spec.in_channels, spec.input_size, spec.input_size,
+                    generator=torch.Generator().manual_seed(seed))
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    with torch.no_grad():
+        program = torch.export.export(model, (x,), dynamic_shapes=({0: batch},))
+    torch.export.save(program, str(tmp / PROGRAM_FILE))
+    with torch.no_grad():
+        facts["program_max_abs_diff"] = float((program.module()(x) - model(x)).abs().max())
+    torch.onnx.export(program, (x,), str(tmp / ONNX_FILE), input_names=["input"], output_names=["logits"],
+                      opset_version=ONNX_OPSET, dynamo=True, external_data=False, verbose=False)
+    facts["onnx_opset"] = ONNX_OPSET
+    facts["onnx_max_abs_diff"] = _verify_onnx(tmp / ONNX_FILE, model, spec, seed)
+    if latency:
+        from mgsearch.cost import measure_latency
+
+        lat = measure_latency(model, (1, spec.in_channels, spec.input_size, spec.input_size), "cpu")
+        facts["latency_ms"] = lat["median_ms"]
+        facts["latency_device"] = lat["device_name"]
+    return facts
+
+
+def export_model(
+    spec: ArchSpec,
+    out: str | Path,
+    *,
+    model: "torch.nn.Module | None" = None,
+    info: dict[str, Any] | None = None,
+    force: bool = False,
+    seed: int = 0,
+    latency: bool = True,
+) -> ExportResult:
+    """Write the export folder ``out`` for ``spec`` (see the module docstring).
+
+    ``model``: trained weights to export (an ``nn.Module`` built from ``spec``, e.g. a
+    ``TrainResult.model``); without it the folder holds the architecture only (no weights file; the
+    ONNX and torch.export graphs then carry a freshly initialised network, seeded by ``seed``, good
+    for checking operator support and latency, not for predictions). ``info`` adds facts (accuracy,
+    dataset, study, trial...) to the card and ``export.json``. An existing ``out`` is refused unless
+    ``force``; on any failure neither ``out`` nor a temporary folder is left behind.
+    """
+    import torch
+
+    from mgsearch.cost import cost
+    from mgsearch.families import build
+
+    out = Path(out)
+    _check_out(out, force)
+    trained = model is not None
+    if model is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = build(spec)
+    else:
+        model_spec = getattr(model, "spec", None)
+        if model_spec is not None and model_spec != spec:
+            raise ExportError(f"the model given is spec {model_spec.short_hash}, not the exported spec {spec.short_hash}")
+    model = model.cpu().float().eval()
+    c = cost(spec)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        facts = _write_artifacts(tmp, spec, model, trained, seed, latency)
+        import onnxruntime
+        import torch as _torch
+
+        from mgsearch import __version__
+
+        meta = {
+            "format": EXPORT_FORMAT,
+            "spec_hash": spec.hash,
+            "family": spec.family,
+            "params": c.params,
+            "macs": c.macs,
+            "trained": trained,
+            "exported_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "versions": {"mgsearch": __version__, "torch": _torch.__version__, "onnxruntime": onnxruntime.__version__},
+            **facts,
+            **(info or {}),
+        }
+        (tmp / INFO_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        (tmp / CARD_FILE).write_text(model_card(spec, meta, out.name), encoding="utf-8")
+        files = sorted(p.name for p in tmp.iterdir())
+        _swap_into_place(tmp, out, force)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ExportResult(path=out, spec=spec, files=files, info=meta)
+
+
+def _swap_into_place(tmp: Path, out: Path, force: bool) -> None:
+    """Rename ``tmp`` to ``out``; with ``force`` an existing ``out`` is moved aside first and
+    removed only after the new folder is in place (restored if the rename fails)."""
+    os.chmod(tmp, 0o755)
+    if not out.exists():
+        os.rename(tmp, out)
+        return
+    if not force:  # appeared while we were writing
+        raise ExportError(f"{out}: already exists; pass --force to replace it")
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    os.rmdir(old)
+    os.rename(out, old)
+    try:
+        os.rename(tmp, out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _fmt(v: Any, spec: str = "") -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float) and spec:
+        return format(v, spec)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+def model_card(spec: ArchSpec, meta: dict[str, Any], folder_name: str = "found") -> str:
+    """The ``MODEL_CARD.md`` text for an export with facts ``meta``."""
+    trained = meta.get("trained")
+    rows = [
+        ("family", spec.family),
+        ("input", f"{spec.in_channels} x {spec.input_size} x {spec.input_size}"),
+        ("classes", spec.num_classes),
+        ("params (analytic, shared weights once)", meta.get("params")),
+        ("MACs per image (analytic)", meta.get("macs")),
+        ("latency, batch 1", f"{_fmt(meta.get('latency_ms'), '.3f')} ms on {meta.get('latency_device', '-')}"
+         if meta.get("latency_ms") is not None else "-"),
+        ("dataset", meta.get("dataset")),
+        ("validation accuracy (search)", _fmt(meta.get("val_acc"), ".4f")),
+        ("search fidelity", json.dumps(meta.get("fidelity")) if meta.get("fidelity") else None),
+        ("test accuracy (retrained)", _fmt(meta.get("test_acc"), ".4f")),
+        ("retraining", json.dumps(meta.get("retrain")) if meta.get("retrain") else "none"),
+        ("study", meta.get("study")),
+        ("trial", meta.get("trial")),
+        ("spec hash", spec.short_hash),
+        ("ONNX opset / max abs diff vs PyTorch (onnxruntime)",
+         f"{meta.get('onnx_opset')} / {_fmt(meta.get('onnx_max_abs_diff'), '.2e')}"),
+        ("torch.export program max abs diff", _fmt(meta.get("program_max_abs_diff"), ".2e")),
+        ("exported", meta.get("exported_at")),
+        ("versions", ", ".join(f"{k} {v}" for k, v in (meta.get("versions") or {}).items())),
+    ]
+    table = "\n".join(f"| {k} | {_fmt(v)} |" for k, v in rows)
+    widths = ", ".join(
+        f"stage {i}: width {st.width}, inner [{', '.join(str(b.inner) for b in st.blocks)}]"
+        + (f", group size {st.group_size}" if st.group_size else "") + (f", share {st.share}" if st.share > 1 else "")
+        for i, st in enumerate(spec.stages)
+    )
+    weights_note = (
+        "`weights.safetensors` holds the trained weights; `model.onnx` and `model.pt2` carry the same weights."
+        if trained else
+        "**No trained weights**: this folder holds the architecture. `model.onnx` and `model.pt2` carry a "
+        "freshly initialised network (useful to check operator support and latency, not for predictions). "
+        "Export with `--retrain` to get trained weights."
+    )
+    c, h = spec.in_channels, spec.input_size
+    return f"""# Model card: {spec.family} {spec.short_hash}
+
+Found by mgsearch{f" in study `{meta['study']}`, trial {meta['trial']}" if meta.get("study") else ""}.
+
+| | |
+|---|---|
+{table}
+
+Widths: stem {spec.stem.width}; {widths}.
+
+{weights_note}
+
+## Files
+
+- `arch.json`: the architecture (ArchSpec JSON, `"schema": 1`).
+- `weights.safetensors`: trained weights{"" if trained else " (absent: exported without --retrain)"}.
+- `model.onnx`: ONNX, opset {meta.get("onnx_opset")}, input `input` [N, {c}, {h}, {h}] float32 normalised
+  with the dataset's mean/std, output `logits` [N, {spec.num_classes}]; the batch axis is dynamic.
+- `model.pt2`: a `torch.export` program (`torch.export.load`).
+- `export.json`: these facts, machine-readable.
+
+## Load
+
+```python
+import mgsearch
+model = mgsearch.load("{folder_name}")          # nn.Module in eval mode, weights from safetensors
+spec = mgsearch.ArchSpec.from_json(open("{folder_name}/arch.json").read())
+untrained = mgsearch.build(spec)                  # the same architecture, freshly initialised
+```
+
+```python
+import numpy as np, onnxruntime as ort
+sess = ort.InferenceSession("{folder_name}/model.onnx")
+logits = sess.run(None, {{"input": np.zeros((1, {c}, {h}, {h}), np.float32)}})[0]
+```
+"""
+
+
+# --------------------------------------------------------------------------- from a study
+def _retrain(study_file: str, spec: ArchSpec, *, epochs: int | None, device: str, progress: bool | None,
+             storage: str | None) -> tuple[Any, dict[str, Any]]:
+    """Train ``spec`` on the full training split (train + validation) with the study's recipe;
+    return the trained model and facts (test accuracy, fidelity, recipe, dataset)."""
+    import torch
+
+    from mgsearch.data import load_dataset
+    from mgsearch.study import load_study_config
+    from mgsearch.train import Fidelity, Recipe, train
+
+    cfg = load_study_config(study_file, {"storage": storage} if storage else None)
+    ds = load_dataset(cfg.dataset, cfg.data_root, val_fraction=cfg.val_fraction, seed=cfg.seed)
+    # all labelled training images: the split carved for validation goes back into training
+    full = dataclasses.replace(
+        ds, train_x=torch.cat([ds.train_x, ds.val_x]), train_y=torch.cat([ds.train_y, ds.val_y]),
+        val_x=ds.val_x[:0], val_y=ds.val_y[:0],
+    )
+    fidelity = Fidelity(epochs=epochs or cfg.epochs, train_fraction=1.0, batch_size=cfg.batch_size)
+    recipe = Recipe(**dict(cfg.recipe))
+    result = train(spec, full, fidelity=fidelity, recipe=recipe, seed=cfg.seed, device=device,
+                   evaluate_test=True, progress=progress, threads=cfg.threads)
+    facts = {
+        "test_acc": result.test_acc,
+        "retrain": {"epochs": fidelity.epochs, "train_images": int(full.train_x.shape[0]),
+                    "batch_size": fidelity.batch_size, "seed": cfg.seed, "device": result.device,
+                    "train_seconds": round(result.train_seconds, 2)},
+        "recipe": recipe.to_dict(),
+    }
+    return result.model, facts
+
+
+def export(
+    study: str | Path,
+    out: str | Path,
+    *,
+    trial: int | None = None,
+    max_params: float | None = None,
+    max_macs: float | None = None,
+    max_latency_ms: float | None = None,
+    retrain: bool = False,
+    epochs: int | None = None,
+    device: str = "cpu",
+    force: bool = False,
+    storage: str | None = None,
+    study_name: str | None = None,
+    progress: bool | None = None,
+) -> ExportResult:
+    """Export trial ``trial`` of a stored study, or (``trial=None``) the best trained feasible trial
+    within the given budget (:func:`mgsearch.report.best`), to the folder ``out``.
+
+    ``retrain=True`` trains the architecture on the full training split (the validation split
+    included) with the study's recipe for ``epochs`` (default: the study's) and measures test
+    accuracy; it needs the study file. Errors (unknown trial, impossible budget, existing ``out``
+    without ``force``) are one-line :class:`~mgsearch.errors.MgsearchError` s, raised before any work.
+    """
+    from mgsearch.report.analysis import best, load_study
+
+    out = Path(out)
+    _check_out(out, force)
+    if retrain and not str(study).endswith(".toml"):
+        raise ExportError(f"--retrain needs the study file (.toml) for its dataset and recipe, not {study}")
+    data = load_study(study, study_name, storage=storage)
+    if trial is not None:
+        rec = data.trial(trial)
+    else:
+        rec = best(data, max_params=max_params, max_macs=max_macs, max_latency_ms=max_latency_ms)
+    if rec.spec is None:
+        raise ExportError(f"trial {rec.number} of study {data.name!r} stored no readable architecture (status {rec.status})")
+    info: dict[str, Any] = {
+        "study": data.name,
+        "trial": rec.number,
+        "status": rec.status,
+        "val_acc": rec.val_acc,
+        "dataset": data.dataset,
+        "fidelity": rec.fidelity or data.fidelity,
+        "budget": data.budget,
+    }
+    model = None
+    if retrain:
+        model, facts = _retrain(str(study), rec.spec, epochs=epochs, device=device, progress=progress, storage=storage)
+        info.update(facts)
+    return export_model(rec.spec, out, model=model, info=info, force=force)
+
+
+
+class _CallableModule(types.ModuleType):
+    """``mgsearch.export`` names both this module and its :func:`export` function (the package
+    resolves the name lazily); making the module callable keeps ``mgsearch.export(...)`` working
+    after ``import mgsearch.export`` bound the name to the module."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> ExportResult:
+        return export(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
