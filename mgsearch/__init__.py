@@ -11,6 +11,7 @@ The public API is re-exported here; the heavy modules (torch, optuna, plotly) lo
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 from mgsearch.errors import (
@@ -25,37 +26,37 @@ from mgsearch.errors import (
 )
 from mgsearch.spec import ArchSpec, Block, Head, Stage, Stem, WidthSlot, width_slots
 
+# `cost` is both a submodule and the public function: importing the (torch-free) module here, then
+# binding the function, keeps `mgsearch.cost(spec)` the function whatever is imported later.
+from mgsearch.cost import Cost, LayerCost, cost  # noqa: E402  (after the light imports above)
+
 __version__ = "0.1.0"
 
-# name -> (module, attribute): resolved lazily so `import mgsearch` stays light.
+# name -> (module, attribute): resolved lazily so `import mgsearch` stays light. No name here may
+# equal a submodule's name (importing the submodule would replace it): the submodules `train`,
+# `shrink`, `export`, `presets` are reached as modules (`mgsearch.train.train(...)`).
 _LAZY: dict[str, tuple[str, str]] = {
     "build": ("mgsearch.families", "build"),
-    "cost": ("mgsearch.cost", "cost"),
-    "Cost": ("mgsearch.cost", "Cost"),
-    "LayerCost": ("mgsearch.cost", "LayerCost"),
     "preset": ("mgsearch.presets", "get_preset"),
-    "presets": ("mgsearch.presets", "PRESETS"),
+    "PRESETS": ("mgsearch.presets", "PRESETS"),
     "resolve_spec": ("mgsearch.presets", "resolve_spec"),
     "SearchSpace": ("mgsearch.space", "SearchSpace"),
     "load_dataset": ("mgsearch.data", "load_dataset"),
-    "train": ("mgsearch.train", "train"),
     "Fidelity": ("mgsearch.train", "Fidelity"),
     "Recipe": ("mgsearch.train", "Recipe"),
     "StudyConfig": ("mgsearch.study", "StudyConfig"),
     "run_search": ("mgsearch.search", "run_search"),
-    "shrink": ("mgsearch.shrink", "shrink"),
     "widen": ("mgsearch.shrink", "widen"),
     "load_study": ("mgsearch.report", "load_study"),
     "best": ("mgsearch.report", "best"),
     "pareto_front": ("mgsearch.report", "pareto_front"),
-    "export": ("mgsearch.export", "export"),
     "load": ("mgsearch.export", "load"),
 }
 
 __all__ = [
     "ArchSpec", "Block", "Head", "Stage", "Stem", "WidthSlot", "width_slots",
     "MgsearchError", "SpecError", "ConfigError", "DataError", "StorageError", "ExportError",
-    "BudgetError", "TrainingDiverged", *_LAZY,
+    "BudgetError", "TrainingDiverged", "cost", "Cost", "LayerCost", *_LAZY,
 ]
 
 
@@ -65,6 +66,8 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(module), attr)
         globals()[name] = value
         return value
+    if importlib.util.find_spec(f"mgsearch.{name}") is not None:
+        return importlib.import_module(f"mgsearch.{name}")
     raise AttributeError(f"module 'mgsearch' has no attribute {name!r}")
 
 
