@@ -180,6 +180,7 @@ def _write_artifacts(tmp: Path, spec: ArchSpec, model: "torch.nn.Module", traine
         lat = measure_latency(model, (1, spec.in_channels, spec.input_size, spec.input_size), "cpu")
         facts["latency_ms"] = lat["median_ms"]
         facts["latency_device"] = lat["device_name"]
+        facts["latency_threads"] = torch.get_num_threads()
     return facts
 
 
@@ -222,8 +223,14 @@ def export_model(
     c = cost(spec)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    threads = torch.get_num_threads()
     try:
-        facts = _write_artifacts(tmp, spec, model, trained, seed, latency)
+        # one thread: tracing gains nothing from more, and batch-1 latency is reported per thread
+        torch.set_num_threads(1)
+        try:
+            facts = _write_artifacts(tmp, spec, model, trained, seed, latency)
+        finally:
+            torch.set_num_threads(threads)
         import onnxruntime
         import torch as _torch
 
@@ -290,7 +297,8 @@ def model_card(spec: ArchSpec, meta: dict[str, Any], folder_name: str = "found")
         ("classes", spec.num_classes),
         ("params (analytic, shared weights once)", meta.get("params")),
         ("MACs per image (analytic)", meta.get("macs")),
-        ("latency, batch 1", f"{_fmt(meta.get('latency_ms'), '.3f')} ms on {meta.get('latency_device', '-')}"
+        ("latency, batch 1 (median)", f"{_fmt(meta.get('latency_ms'), '.3f')} ms on {meta.get('latency_device', '-')}, "
+         f"{meta.get('latency_threads', '?')} thread(s)"
          if meta.get("latency_ms") is not None else "-"),
         ("dataset", meta.get("dataset")),
         ("validation accuracy (search)", _fmt(meta.get("val_acc"), ".4f")),

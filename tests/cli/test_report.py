@@ -25,15 +25,15 @@ def test_report_cli_writes_page(tmp_path, capsys):
     assert out2.exists()
 
 
-def test_report_cli_bad_inputs_one_line(tmp_path):
+def test_report_cli_bad_inputs_one_line(tmp_path, capsys):
     for argv, needle in (
         (["report", str(tmp_path / "nope.db")], "no study database here"),
         (["report", str(tmp_path / "nope.toml")], "study file not found"),
     ):
-        proc = subprocess.run([sys.executable, "-m", "mgsearch", *argv], capture_output=True, text=True)
-        assert proc.returncode != 0
-        lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and needle in lines[0], proc.stderr
+        capsys.readouterr()
+        assert main(argv) != 0
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and needle in lines[0], lines
     assert not (tmp_path / "nope.db").exists()
     trials, _ = small_study_trials()
     write_study(tmp_path / "s.db", "s", trials[:2])
