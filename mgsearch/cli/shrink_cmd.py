@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-macs", metavar="N", help="MAC budget per image (e.g. 20M)")
     p.add_argument("--ratio", metavar="R", help="budget as R x the base's params and MACs (default 1 without limits)")
     p.add_argument("--keep-ratio", default="0.4", metavar="K", help="per-layer minimum kept share (default 0.4)")
+    p.add_argument("--normalise", default="mean", choices=("mean", "max", "none"),
+                   help="make scores comparable across layers: divide by the layer's mean (default), max, or none")
     p.add_argument("--min-width", default="4", metavar="N", help="smallest width of any layer (default 4)")
     p.add_argument("--importance-batches", default="4", metavar="N", help="grad-init mini-batches (default 4)")
     p.add_argument("--bn-l1-epochs", default="1", metavar="N", help="bn-l1 sparsity-training epochs (default 1)")
@@ -103,6 +105,7 @@ def _summary(result: Any) -> dict[str, Any]:
         "importance": result.importance,
         "keep_ratio": result.keep_ratio,
         "min_width": result.min_width,
+        "normalise": result.normalise,
         "importance_seconds": result.importance_seconds,
         "seed": result.seed,
         "distill": result.distill,
@@ -170,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
         ratio=ratio,
         keep_ratio=keep,
         min_width=min_width,
+        normalise=args.normalise,
         importance_batches=batches,
         bn_l1_epochs=bn_epochs,
         bn_l1_strength=strength,

@@ -48,6 +48,7 @@ __all__ = [
     "minimum_spec",
     "normalise_scores",
     "resolve_budget",
+    "NORMALISATIONS",
 ]
 
 CostFn = Callable[[ArchSpec], Any]
@@ -105,12 +106,21 @@ def minimum_spec(
     return spec.with_slot_values([lad[0] for lad in _ladders(slots, mins, full, cost_of, metrics)])
 
 
-def normalise_scores(slots: Sequence[WidthSlot], scores: Mapping[str, Any]) -> list[list[float]]:
-    """Per slot, its scores divided by the slot's mean, sorted in descending order.
+NORMALISATIONS = ("mean", "max", "none")
+
+
+def normalise_scores(
+    slots: Sequence[WidthSlot], scores: Mapping[str, Any], how: str = "mean"
+) -> list[list[float]]:
+    """Per slot, its scores divided by the slot's mean (``how="mean"``, the default), by its maximum
+    (``"max"``) or unchanged (``"none"``: one global scale, as Network Slimming does with BN scales),
+    sorted in descending order.
 
     ``scores[slot.name]`` is any sequence (or 1-d tensor) of ``slot.value`` finite, non-negative
     numbers. A slot whose scores are all zero gets all zeros.
     """
+    if how not in NORMALISATIONS:
+        raise ConfigError(f"normalise={how!r} is unknown; allowed: {', '.join(NORMALISATIONS)}")
     out = []
     for slot in slots:
         if slot.name not in scores:
@@ -121,8 +131,8 @@ def normalise_scores(slots: Sequence[WidthSlot], scores: Mapping[str, Any]) -> l
             raise ValueError(f"scores[{slot.name!r}] has {len(values)} entries for a width of {slot.value}")
         if any(not math.isfinite(v) or v < 0 for v in values):
             raise ValueError(f"scores[{slot.name!r}] must be finite and >= 0")
-        mean = sum(values) / len(values)
-        norm = [v / mean for v in values] if mean > 0 else [0.0] * len(values)
+        scale = {"mean": sum(values) / len(values), "max": max(values), "none": 1.0}[how]
+        norm = [v / scale for v in values] if scale > 0 else [0.0] * len(values)
         out.append(sorted(norm, reverse=True))
     return out
 
@@ -224,6 +234,7 @@ def fit_widths(
     reference: ArchSpec | None = None,
     keep_ratio: float = 0.4,
     min_width: int = 4,
+    normalise: str = "mean",
     cost_fn: CostFn | None = None,
 ) -> FitResult:
     """The full fit (see the module docstring); :func:`shrink_to_budget` returns its ``spec``."""
@@ -236,7 +247,7 @@ def fit_widths(
     for slot in slots:
         if slot.value % slot.multiple_of:
             raise ValueError(f"slot {slot.name}={slot.value} is not a multiple of {slot.multiple_of}")
-    norm = normalise_scores(slots, scores)
+    norm = normalise_scores(slots, scores, normalise)
     mins = slot_minimums(spec, keep_ratio=keep_ratio, min_width=min_width)
     full = [slot.value for slot in slots]
 
@@ -333,6 +344,7 @@ def shrink_to_budget(
     reference: ArchSpec | None = None,
     keep_ratio: float = 0.4,
     min_width: int = 4,
+    normalise: str = "mean",
     cost_fn: CostFn | None = None,
 ) -> ArchSpec:
     """Shrink ``spec`` (usually a widened one) to the budget, keeping its highest-scoring channels.
@@ -341,6 +353,7 @@ def shrink_to_budget(
     :func:`~mgsearch.shrink.channel_importance`). The budget is ``max_params`` and/or ``max_macs``,
     or ``ratio`` x the cost of ``reference`` (default ``spec``) for both. Every slot keeps at least
     ``keep_ratio`` of its width and ``min_width`` channels, rounded up to its ``multiple_of``.
+    ``normalise`` is how scores are made comparable across slots (``mean``, ``max`` or ``none``).
 
     The result meets the budget, passes validation, and cannot move any single slot whose next
     channel has a positive score one rung up its ladder (the next non-dominated multiple of its
@@ -358,5 +371,6 @@ def shrink_to_budget(
         reference=reference,
         keep_ratio=keep_ratio,
         min_width=min_width,
+        normalise=normalise,
         cost_fn=cost_fn,
     ).spec

@@ -61,6 +61,7 @@ class ShrinkResult:
     min_width: int
     threshold: float
     importance_seconds: float
+    normalise: str = "mean"
     distill: bool = False
     teacher: dict[str, Any] | None = None
     trained: dict[str, Any] | None = None
@@ -128,6 +129,7 @@ def shrink(
     ratio: float | None = None,
     keep_ratio: float = 0.4,
     min_width: int = 4,
+    normalise: str = "mean",
     importance_batches: int = 4,
     importance_batch_size: int = 64,
     bn_l1_epochs: int = 1,
@@ -190,6 +192,7 @@ def shrink(
         reference=base_spec,
         keep_ratio=keep_ratio,
         min_width=min_width,
+        normalise=normalise,
     )
     costs = {}
     for name, spec in (("base", base_spec), ("widened", widened), ("shrunk", fit.spec)):
@@ -206,6 +209,7 @@ def shrink(
         keep_ratio=float(keep_ratio),
         min_width=int(min_width),
         threshold=float(fit.threshold),
+        normalise=normalise,
         importance_seconds=importance_seconds,
         distill=bool(distill),
         seed=seed,

@@ -248,3 +248,28 @@ def test_slot_minimums_round_up_to_multiples():
     wide = widen(get_preset("mgiad-small"), 2.0)  # group size 8
     for slot, low in zip(width_slots(wide), slot_minimums(wide, keep_ratio=0.4, min_width=4)):
         assert low % slot.multiple_of == 0 and low >= 0.4 * slot.value
+
+
+@pytest.mark.parametrize("how", ["mean", "max", "none"])
+def test_normalisations_meet_the_budget(how):
+    base = get_preset("resnet20")
+    wide = widen(base, 2.0)
+    got = shrink_to_budget(wide, random_scores(wide, 4), ratio=1.0, reference=base, normalise=how)
+    assert cost(got).params <= cost(base).params and cost(got).macs <= cost(base).macs
+
+
+def test_normalisation_changes_the_comparison_across_slots():
+    """Raw scores 10x larger in one slot keep that slot whole under "none" but not under "mean"."""
+    base = get_preset("resnet20")
+    wide = widen(base, 2.0)
+    rng = random.Random(0)
+    scores = {s.name: [rng.random() for _ in range(s.value)] for s in width_slots(wide)}
+    loud = "stages[1].blocks[0].inner"
+    scores[loud] = [10 * v + 10 for v in scores[loud]]
+    kept = {}
+    for how in ("none", "mean"):
+        got = shrink_to_budget(wide, scores, ratio=1.0, reference=base, normalise=how)
+        kept[how] = {s.name: s.value for s in width_slots(got)}[loud]
+    assert kept["none"] == 64 and kept["mean"] < 64
+    with pytest.raises(ConfigError, match="normalise='rank'"):
+        shrink_to_budget(wide, scores, ratio=1.0, reference=base, normalise="rank")
