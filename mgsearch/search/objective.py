@@ -113,8 +113,6 @@ class Objective:
         attrs: dict[str, Any] = {"strategy": self.config.strategy}
         if "first_number" in inherited and inherited["first_number"] != trial.number:
             attrs["retry_of"] = int(inherited.get("retry_of", inherited["first_number"]))
-        else:
-            trial.set_user_attr("first_number", trial.number)
         chooser = OptunaChooser(trial)
         if self.config.strategy == "lwdna":
             from mgsearch.shrink import lwdna_candidate  # the LW-DNA strategy lives in mgsearch.shrink
@@ -156,8 +154,11 @@ class Objective:
             self._set_attrs(trial, attrs)
             self.outcomes.append(TrialOutcome("infeasible", None, c.params, c.macs))
             return self._values(0.0, attrs)
-        # publish the hash before training: other workers then see this spec as "running"
+        # publish the hash before training: other workers then see this spec as "running"; a retry of
+        # this trial (its worker died) inherits "first_number" and records it as "retry_of"
         trial.set_user_attr("spec_hash", spec.hash)
+        if "retry_of" not in attrs:
+            trial.set_user_attr("first_number", trial.number)
         earlier = self._find_earlier(trial, spec.hash)
         if earlier is not None:
             return self._take_duplicate(trial, earlier, attrs, t0)
