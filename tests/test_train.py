@@ -260,7 +260,7 @@ def test_cuda_bf16_channels_last(tiny):
 
 @pytest.mark.slow
 def test_fashion_mnist_short_run_beats_chance(fashion_mnist_available):
-    ds = load_dataset("fashion-mnist", train_subset=6000)
+    ds = load_dataset("fashion-mnist", train_subset=5000, val_fraction=0.05)
     spec = resolve_spec("resnet20", in_channels=1, num_classes=10, input_size=28)
     r = train(spec, ds, fidelity=Fidelity(epochs=1), progress=False, evaluate_test=True)
     assert r.val_acc > 0.6 and r.test_acc > 0.6, r.to_dict()  # chance is 0.1
@@ -268,7 +268,7 @@ def test_fashion_mnist_short_run_beats_chance(fashion_mnist_available):
 
 @pytest.mark.slow
 def test_offline_cifar10_short_run_beats_chance(cifar10_root):
-    ds = load_dataset("cifar10", cifar10_root, train_subset=6000)
+    ds = load_dataset("cifar10", cifar10_root, train_subset=5000, val_fraction=0.04)
     spec = resolve_spec("resnet20", in_channels=3, num_classes=10, input_size=32)
     r = train(spec, ds, fidelity=Fidelity(epochs=2), progress=False, evaluate_test=True)
     assert r.val_acc > 0.3 and r.test_acc > 0.3, r.to_dict()  # chance is 0.1
