@@ -14,7 +14,7 @@ For every budget (``--budgets``), starting from the study file ``studies/cifar10
 Prints a Markdown table and a JSON line. Everything is parameterised so that the same script runs a
 small version on a shared 2-core CPU and the full version on a GPU::
 
-    python benchmarks/bench_search_quality.py --budgets 25k,50k --trials 6 --seeds 3
+    python benchmarks/bench_search_quality.py --budgets 25k,50k --trials 4 --seeds 3 --test-subset 2000
     python benchmarks/bench_search_quality.py --budgets 50k,100k --trials 60 --epochs 10 \\
         --train-fraction 1 --retrain-epochs 100 --retrain-fraction 1 --seeds 5 --device cuda
 """
@@ -43,14 +43,16 @@ def main() -> int:
     ap.add_argument("--budgets", default="25k,50k", help="comma-separated; studies/cifar10-<b>.toml must exist")
     ap.add_argument("--study-prefix", default=str(REPO / "studies" / "cifar10-"))
     ap.add_argument("--samplers", default="tpe,random")
-    ap.add_argument("--trials", type=int, default=6)
+    ap.add_argument("--trials", type=int, default=4)
     ap.add_argument("--epochs", type=int, default=1, help="search fidelity: epochs per trial")
-    ap.add_argument("--train-fraction", type=float, default=0.04, help="search fidelity: share of the train split")
-    ap.add_argument("--val-fraction", type=float, default=0.04)
+    ap.add_argument("--train-fraction", type=float, default=0.025, help="search fidelity: share of the train split")
+    ap.add_argument("--val-fraction", type=float, default=0.02)
     ap.add_argument("--pruner", default="none")
-    ap.add_argument("--retrain-epochs", type=int, default=2)
-    ap.add_argument("--retrain-fraction", type=float, default=0.06)
+    ap.add_argument("--retrain-epochs", type=int, default=1)
+    ap.add_argument("--retrain-fraction", type=float, default=0.05)
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--test-subset", type=int, default=0,
+                    help="evaluate on this many test images (a fixed seeded subset; 0 = the whole test split)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
@@ -102,6 +104,14 @@ def main() -> int:
                     best_spec = ArchSpec.from_json(best.user_attrs["spec"])
                     entry["found_spec"] = best.user_attrs["spec"]
             dataset, space, device = prepared
+            if args.test_subset:
+                import dataclasses
+
+                import torch
+
+                keep = torch.randperm(dataset.test_x.shape[0], generator=torch.Generator().manual_seed(0))
+                keep = keep[: args.test_subset]
+                dataset = dataclasses.replace(dataset, test_x=dataset.test_x[keep], test_y=dataset.test_y[keep])
             budget = Budget.from_config(config)
             _, uniform = baseline_specs(space, budget, [1.0])[0]
             entry["baseline_spec"] = uniform.to_json()
