@@ -208,3 +208,22 @@ def test_load_study_errors(tmp_path):
     with pytest.raises(StorageError, match="has no study 'c'; it holds: a, b"):
         load_study(tmp_path / "two.db", "c")
     assert load_study(f"sqlite:///{tmp_path / 'two.db'}", "b").name == "b"
+
+
+def test_sql_reader_matches_optuna(small_study_db):
+    """The direct SQL read gives the same records as Optuna's own reader."""
+    import optuna
+
+    from mgsearch.report.analysis import read_trials_sql, records_from_trials
+
+    store = optuna.storages.RDBStorage(f"sqlite:///{small_study_db}")
+    for name in ("small", "small.baselines"):
+        sid = store.get_study_id_from_name(name)
+        via_optuna = records_from_trials(store.get_all_trials(sid, deepcopy=False))
+        via_sql = records_from_trials(read_trials_sql(store.engine, sid))
+        assert via_sql == via_optuna and len(via_sql) > 1
+    pruned = [r for r in via_optuna if r.status == "pruned"]
+    assert not pruned  # baselines have none; the main study's pruned trials carry their last report
+    main = records_from_trials(read_trials_sql(store.engine, store.get_study_id_from_name("small")))
+    assert [r.last_report for r in main if r.status == "pruned"] == [0.4, 0.45]
+    assert main[0].knobs == {"family": "resnet", "w0": 4, "w1": 8}
