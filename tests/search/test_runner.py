@@ -88,6 +88,7 @@ def test_worker_joins_and_stops_at_n_trials(write_study, monkeypatch):
     assert len(trials) == 4
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
 def test_a_dead_workers_trial_is_failed_and_retried(write_study, monkeypatch):
     monkeypatch.setattr(importlib.import_module("mgsearch.train"), "train",
                         lambda spec, ds, *, fidelity, on_epoch, **kw: fake_result(0.5, fidelity.epochs))
