@@ -3,7 +3,7 @@
 Each function takes a :class:`~mgsearch.report.analysis.StudyData` and returns a
 ``plotly.graph_objects.Figure`` (or None when the study holds nothing to draw there), so the same
 figures serve notebooks and the HTML report. Large studies stay responsive: point clouds switch to
-WebGL (``Scattergl``) above :data:`WEBGL_THRESHOLD` points and nothing is annotated per point.
+WebGL (``Scattergl``) above :data:`WEBGL_THRESHOLD` trials and nothing is annotated per point.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ __all__ = [
     "report_figures",
 ]
 
-#: point clouds larger than this are drawn with WebGL
+#: studies with more trials than this draw their point clouds with WebGL
 WEBGL_THRESHOLD = 1500
 COLORS = {
     "trained": "#4c78a8",
@@ -52,8 +52,8 @@ _AXIS_TITLE = {"params": "parameters", "macs": "MACs per image", "latency": "lat
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=460)
 
 
-def _scatter(n: int, **kw: Any) -> go.Scatter | go.Scattergl:
-    return (go.Scattergl if n > WEBGL_THRESHOLD else go.Scatter)(**kw)
+def _scatter(gl: bool, **kw: Any) -> go.Scatter | go.Scattergl:
+    return (go.Scattergl if gl else go.Scatter)(**kw)
 
 
 _HOVER = (
@@ -86,16 +86,17 @@ def pareto_figure(data: StudyData, cost: str = "params") -> go.Figure:
     accs = [r.val_acc for r in ok] + [r.val_acc for r in data.baselines if r.val_acc is not None]
     accs += [r.last_report for r in recs if r.status == "pruned" and r.last_report is not None]
     floor = (min(accs) if accs else 0.0) - 0.03
+    big = len(recs) > WEBGL_THRESHOLD  # point clouds of large studies are drawn with WebGL
     fig = go.Figure()
 
     def add(name: str, group: list[TrialRecord], y: list[float], color: str, symbol: str, size: int = 7,
-            **kw: Any) -> None:
+            gl: bool = big, **kw: Any) -> None:
         group_y = [(r, v) for r, v in zip(group, y) if getattr(r, attr) is not None]
         if not group_y:
             return
         g = [r for r, _ in group_y]
         fig.add_trace(_scatter(
-            len(g), name=f"{name} ({len(g)})", x=[getattr(r, attr) for r in g], y=[v for _, v in group_y],
+            gl, name=f"{name} ({len(g)})", x=[getattr(r, attr) for r in g], y=[v for _, v in group_y],
             mode=kw.pop("mode", "markers"), customdata=_custom(g), hovertemplate=_HOVER,
             marker=dict(color=color, symbol=symbol, size=size, line=dict(width=0.5, color="white")), **kw))
 
@@ -107,10 +108,10 @@ def pareto_figure(data: StudyData, cost: str = "params") -> go.Figure:
     for status, symbol in (("infeasible", "line-ns-open"), ("diverged", "triangle-down"), ("failed", "triangle-down-open")):
         group = [r for r in recs if r.status == status]
         add(f"{status} (not trained)", group, [floor] * len(group), COLORS[status], symbol, size=9)
-    add("Pareto front", front, [r.val_acc for r in front], COLORS["front"], "diamond", size=10,
+    add("Pareto front", front, [r.val_acc for r in front], COLORS["front"], "diamond", size=10, gl=False,
         mode="lines+markers", line=dict(shape="hv", color=COLORS["front"], width=2))
     base = [r for r in data.baselines if r.val_acc is not None and r.status in ("trained", "duplicate")]
-    add("baselines (uniform)", base, [r.val_acc for r in base], COLORS["baseline"], "star", size=14,
+    add("baselines (uniform)", base, [r.val_acc for r in base], COLORS["baseline"], "star", size=14, gl=False,
         text=[r.baseline_name for r in base], textposition="top center")
     limit = data.budget.get({"params": "max_params", "macs": "max_macs", "latency": "max_latency_ms"}[cost])
     if limit:
