@@ -35,6 +35,7 @@ _LAZY = {
     "pareto_figure": "mgsearch.report.figures",
     "hypervolume_figure": "mgsearch.report.figures",
     "width_heatmap": "mgsearch.report.figures",
+    "structure_figure": "mgsearch.report.figures",
     "knobs_figure": "mgsearch.report.figures",
     "lineage_figure": "mgsearch.report.figures",
     "report_figures": "mgsearch.report.figures",

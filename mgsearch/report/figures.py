@@ -31,6 +31,7 @@ __all__ = [
     "pareto_figure",
     "hypervolume_figure",
     "width_heatmap",
+    "structure_figure",
     "knobs_figure",
     "lineage_figure",
     "report_figures",
@@ -166,6 +167,28 @@ def width_heatmap(data: StudyData, cost: str = "params") -> go.Figure | None:
     return fig
 
 
+def structure_figure(data: StudyData, cost: str = "params") -> go.Figure | None:
+    """MGIC group size (0 = dense convs) and weight-sharing run length per stage, for the Pareto set
+    and the baselines. None when every network is dense and unshared (nothing to show)."""
+    from plotly.subplots import make_subplots
+
+    front = pareto_front(data.records, cost)
+    prof = width_profiles(front, [r for r in data.baselines if r.spec is not None])
+    if not prof.labels or (np.nan_to_num(prof.group_sizes).max() == 0 and np.nan_to_num(prof.shares).max() <= 1):
+        return None
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("MGIC group size (0 = dense)", "sharing run length"),
+                        shared_yaxes=True, horizontal_spacing=0.08)
+    for col, (z, scale) in enumerate(((prof.group_sizes, "Blues"), (prof.shares, "Greens")), start=1):
+        text = [["" if math.isnan(v) else str(int(v)) for v in row] for row in z]
+        fig.add_trace(go.Heatmap(z=np.where(np.isnan(z), None, z).tolist(), x=prof.stage_columns, y=prof.labels,
+                                 text=text, texttemplate="%{text}", colorscale=scale, showscale=False,
+                                 hovertemplate="%{y}<br>%{x}: %{z}<extra></extra>"), row=1, col=col)
+    fig.update_layout(title="Multigrid structure of the Pareto set (cheapest first) and the baselines",
+                      **{**_LAYOUT, "height": max(260, 120 + 24 * len(prof.labels))})
+    fig.update_yaxes(autorange="reversed", type="category")
+    return fig
+
+
 def knobs_figure(data: StudyData) -> go.Figure | None:
     """Parallel coordinates of the searched knobs of trained trials, coloured by accuracy;
     categorical knobs become integer axes labelled with their choices."""
@@ -234,6 +257,7 @@ def report_figures(data: StudyData) -> list[tuple[str, go.Figure]]:
     out += [
         ("hypervolume", hypervolume_figure(data)),
         ("widths", width_heatmap(data)),
+        ("structure", structure_figure(data)),
         ("knobs", knobs_figure(data)),
         ("lineage", lineage_figure(data)),
     ]

@@ -55,7 +55,22 @@ def test_other_figures(small_study_db):
 
     assert list(lin.data[0].x[:2]) == [cost(child.parent_spec).params, child.params]
     anchors = [a for a, _ in figures.report_figures(data)]
+    # every network of this study is dense and unshared: no structure figure
+    assert figures.structure_figure(data) is None
     assert anchors == ["pareto-params", "pareto-macs", "hypervolume", "widths", "knobs", "lineage"]
+
+
+def test_structure_figure_shows_groups_and_sharing():
+    from tests.report.test_analysis import rec
+
+    a = resnet_spec(8, ((8, (8, 8)), (16, (16, 16))), family="mgic", group_size=4, share=2)
+    b = resnet_spec(8, ((8, (8, 8)), (16, (16, 16))), family="mgic")
+    data = analysis.StudyData(name="m", storage="", directions=("maximize",), attrs={},
+                              records=[rec(0, 0.8, 100, spec_json=b.to_json()), rec(1, 0.9, 200, spec_json=a.to_json())])
+    fig = figures.structure_figure(data)
+    assert list(fig.data[0].y) == ["#0", "#1"]
+    assert fig.data[0].z == ((0, 0), (4, 4)) or [list(r) for r in fig.data[0].z] == [[0, 0], [4, 4]]
+    assert [list(r) for r in fig.data[1].z] == [[1, 1], [2, 2]]
 
 
 def test_page_is_self_contained(small_study_db):
