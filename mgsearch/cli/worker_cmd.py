@@ -28,4 +28,6 @@ def run(args: argparse.Namespace) -> int:
     config = load_study_config(args.study, overrides_from(args))
     result = run_search(config, worker=True, progress=not args.no_progress, verbose=args.verbose)
     print_result(result, args.json)
+    if not args.json:
+        print(f"this worker ran {result.extra.get('trials_run_here', 0)} trial(s)")
     return 0

@@ -201,6 +201,9 @@ class Objective:
                     running = t
             if running is None:
                 return None
+            import optuna
+
+            optuna.storages.fail_stale_trials(trial.study)  # its worker may have died: then it turns FAIL
             time.sleep(DUPLICATE_POLL_S)  # another worker trains this spec: wait for its result
 
     def _take_duplicate(self, trial: "optuna.Trial", earlier: Any, attrs: dict[str, Any], t0: float) -> Any:

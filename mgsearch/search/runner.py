@@ -212,6 +212,14 @@ def run_search(
     deadline = time.monotonic() + config.timeout if config.timeout else None
     failures = 0
     stopped_by = "n_trials"
+    current: dict[str, int] = {}
+
+    def tracked(trial: "optuna.Trial") -> Any:
+        current["trial_id"] = trial._trial_id
+        current["ran"] = current.get("ran", 0) + 1
+        return objective(trial)
+
+    restore = _interrupt_on_sigterm()
     try:
         while True:
             trials = study.get_trials(deepcopy=False)
@@ -231,7 +239,11 @@ def run_search(
                 time.sleep(min(2.0, config.heartbeat_interval))
                 continue
             try:
-                study.optimize(objective, n_trials=1, catch=(), gc_after_trial=False, show_progress_bar=False)
+                current.pop("trial_id", None)
+                study.optimize(tracked, n_trials=1, catch=(), gc_after_trial=False, show_progress_bar=False)
+            except KeyboardInterrupt:
+                _requeue_interrupted(study, current.get("trial_id"))
+                raise
             except SurplusTrial:
                 continue
             except MgsearchError:
@@ -244,6 +256,7 @@ def run_search(
                 continue
             failures = 0
     finally:
+        restore()
         bar.close()
     trials = study.get_trials(deepcopy=False)
     return SearchResult(
@@ -253,7 +266,44 @@ def run_search(
         counts=status_counts(trials),
         pareto=pareto_rows(trials),
         stopped_by=stopped_by,
+        extra={"trials_run_here": current.get("ran", 0)},
     )
+
+
+def _interrupt_on_sigterm() -> Callable[[], None]:
+    """Treat SIGTERM like Ctrl-C (KeyboardInterrupt) while a search runs; returns the restorer.
+
+    Optuna then fails the running trial cleanly (state FAIL, heartbeat stopped) and
+    :func:`_requeue_interrupted` queues it again, instead of it hanging RUNNING until the grace period.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def _requeue_interrupted(study: "optuna.Study", trial_id: int | None) -> None:
+    """Re-queue (WAITING) the trial an interrupt failed, as a retry of it, so no candidate is lost."""
+    from optuna.trial import TrialState
+
+    if trial_id is None:
+        return
+    try:
+        trial = study._storage.get_trial(trial_id)
+        retry = getattr(study._storage, "get_heartbeat_stale_trial_callback", lambda: None)()
+        if trial.state == TrialState.FAIL and retry is not None:
+            retry(study, trial)
+            print(f"mgsearch: interrupted: trial {trial.number} failed and queued again for another worker",
+                  file=sys.stderr)
+    except Exception as exc:  # the database may be what went away; the trial then goes stale and is retried
+        log.warning("could not re-queue interrupted trial %s: %s", trial_id, type(exc).__name__)
 
 
 def _count_trials(storage: "optuna.storages.BaseStorage", name: str) -> int:

@@ -36,7 +36,9 @@ def test_resume_after_interruption_keeps_trials_and_reaches_n_trials(write_study
         run_search(config, progress=False)
     before = optuna.load_study(study_name="s", storage=config.storage).get_trials()
     finished = {t.number: (t.value, t.user_attrs["spec_hash"]) for t in before if t.state == TrialState.COMPLETE}
-    assert len(finished) >= 2 and before[-1].state == TrialState.FAIL
+    # the interrupted trial failed cleanly and was queued again (WAITING) as a retry of itself
+    assert len(finished) >= 2 and before[-2].state == TrialState.FAIL and before[-1].state == TrialState.WAITING
+    assert before[-1].system_attrs["failed_trial"] == before[-2].number
 
     counter = CountingTrain(real)
     monkeypatch.setattr(module, "train", counter)
