@@ -41,3 +41,19 @@ def test_report_cli_bad_inputs_one_line(tmp_path, capsys):
                            "--out", str(tmp_path / "r.html")], capture_output=True, text=True)
     assert proc.returncode != 0 and proc.stderr.strip().endswith("has no study 'x'; it holds: s")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_report_cli_from_study_file(tmp_path, capsys):
+    """A study file names the database (default: <stem>.db beside it) and the study (its stem)."""
+    from pathlib import Path
+
+    space = Path(__file__).resolve().parents[2] / "search_spaces" / "tiny.toml"
+    study = tmp_path / "mystudy.toml"
+    study.write_text(f'[study]\nspace = "{space}"\n[data]\ndataset = "cifar10"\n[budget]\nmax_params = 50000\n')
+    assert main(["report", str(study)]) != 0
+    assert "mystudy.db: no study database here" in capsys.readouterr().err
+    trials, baselines = small_study_trials()
+    write_study(tmp_path / "mystudy.db", "mystudy", trials[:3], baselines=baselines)
+    assert main(["report", str(study)]) == 0
+    text = (tmp_path / "mystudy.report.html").read_text()
+    assert "mgsearch report: mystudy" in text
