@@ -64,15 +64,13 @@ def test_duplicate_specs_are_trained_once(write_study, counting_train):
 
 
 def test_pruned_trials_stop_early(write_study, monkeypatch):
-    epochs_run: list[int] = []
+    started: list[int] = []  # one entry per training call
 
     def fake_train(spec, dataset, *, fidelity, on_epoch, **kwargs):
-        good = len(epochs_run) < 3  # the first three trials set a high median
-        n = 0
+        good = len(started) < 3  # the first three trained trials set a high median
+        started.append(1)
         for epoch in range(1, fidelity.epochs + 1):
-            n += 1
-            epochs_run.append(n) if epoch == 1 else None
-            on_epoch(epoch, 0.9 if good else 0.1)
+            on_epoch(epoch, 0.9 if good else 0.1)  # raises optuna.TrialPruned when the pruner says so
         return fake_result(0.9 if good else 0.1, fidelity.epochs)
 
     calls = CountingTrain(fake_train)
