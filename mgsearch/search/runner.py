@@ -219,7 +219,8 @@ def run_search(
         current["ran"] = current.get("ran", 0) + 1
         return objective(trial)
 
-    restore = _interrupt_on_sigterm()
+    restore_signal = _interrupt_on_sigterm()
+    restore_log = _quiet_expected_failures()
     try:
         while True:
             trials = study.get_trials(deepcopy=False)
@@ -256,7 +257,8 @@ def run_search(
                 continue
             failures = 0
     finally:
-        restore()
+        restore_signal()
+        restore_log()
         bar.close()
     trials = study.get_trials(deepcopy=False)
     return SearchResult(
@@ -268,6 +270,35 @@ def run_search(
         stopped_by=stopped_by,
         extra={"trials_run_here": current.get("ran", 0)},
     )
+
+
+class _QuietExpectedFailures(logging.Filter):
+    """Drop Optuna's "Trial N failed ... Traceback" warnings for the failures the runner expects and
+    reports itself (a surplus trial, an interrupt), so a worker's stderr shows no traceback for them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._quiet: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        msg = record.getMessage()
+        head = msg.split(" failed with", 1)[0]
+        if isinstance(exc, (SurplusTrial, KeyboardInterrupt)):
+            self._quiet.add(head)
+            return False
+        if head in self._quiet and "failed with value" in msg:
+            self._quiet.discard(head)
+            return False
+        return True
+
+
+def _quiet_expected_failures() -> Callable[[], None]:
+    """Install :class:`_QuietExpectedFailures` on Optuna's optimize logger; returns the remover."""
+    logger = logging.getLogger("optuna.study._optimize")
+    quiet = _QuietExpectedFailures()
+    logger.addFilter(quiet)
+    return lambda: logger.removeFilter(quiet)
 
 
 def _interrupt_on_sigterm() -> Callable[[], None]:
