@@ -190,7 +190,7 @@ def test_weights_of_another_model(mgic_export, tmp_path):
     assert "\n" not in str(info.value)
 
 
-def test_existing_folder_refused_then_forced(tmp_path):
+def test_existing_folder_refused_then_forced(tmp_path, monkeypatch):
     spec = SPECS["resnet"]
     out = tmp_path / "found"
     out.mkdir()
@@ -198,27 +198,52 @@ def test_existing_folder_refused_then_forced(tmp_path):
     with pytest.raises(ExportError, match=r"found: already exists; pass --force to replace it"):
         ex.export_model(spec, out, latency=False)
     assert (out / "keep.txt").read_text() == "mine"
+    # --force, and the final rename fails after the old folder was moved aside: it is put back
+    real_rename = ex.os.rename
+
+    def failing_rename(src, dst):
+        if str(dst) == str(out) and ".tmp-" in str(src):
+            raise OSError("simulated rename failure")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(ex.os, "rename", failing_rename)
+    with pytest.raises(OSError, match="simulated"):
+        ex.export_model(spec, out, force=True, latency=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["found"]
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    monkeypatch.setattr(ex.os, "rename", real_rename)
     ex.export_model(spec, out, force=True, latency=False)
     assert not (out / "keep.txt").exists() and (out / ex.ARCH_FILE).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["found"]
 
 
-def _fail_at(monkeypatch, stage):
-    def boom(*a, **k):
-        raise RuntimeError("simulated failure")
+def _fail_in_onnx_export(monkeypatch, exc):
+    """Make the ONNX step write half a file and fail: arch.json and model.pt2 are already written."""
 
-    monkeypatch.setattr(ex, stage, boom)
+    def half_written(program, args, path, **kw):
+        with open(path, "wb") as fh:
+            fh.write(b"\x08\x09partial")
+        raise exc
+
+    monkeypatch.setattr(torch.onnx, "export", half_written)
 
 
 def test_failure_mid_export_leaves_nothing(tmp_path, monkeypatch):
-    _fail_at(monkeypatch, "_verify_onnx")  # after arch.json, model.pt2 and model.onnx were written
+    _fail_in_onnx_export(monkeypatch, RuntimeError("simulated failure"))
     with pytest.raises(RuntimeError, match="simulated"):
         ex.export_model(SPECS["resnet"], tmp_path / "found", latency=False)
     assert list(tmp_path.iterdir()) == []
 
 
+def test_interrupted_export_leaves_nothing(tmp_path, monkeypatch):
+    _fail_in_onnx_export(monkeypatch, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        ex.export_model(SPECS["resnet"], tmp_path / "found", latency=False)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_failure_with_force_keeps_old_folder(tmp_path, monkeypatch):
-    _fail_at(monkeypatch, "model_card")  # the last file written
+    _fail_in_onnx_export(monkeypatch, RuntimeError("simulated failure"))
     old = tmp_path / "found"
     old.mkdir()
     (old / "arch.json").write_text("old")
@@ -226,20 +251,6 @@ def test_failure_with_force_keeps_old_folder(tmp_path, monkeypatch):
         ex.export_model(SPECS["resnet"], old, force=True, latency=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["found"]
     assert [p.name for p in old.iterdir()] == ["arch.json"] and (old / "arch.json").read_text() == "old"
-
-
-def test_interrupted_export_leaves_nothing(tmp_path, monkeypatch):
-    real = ex._write_artifacts
-
-    def interrupted(tmp, *a, **k):
-        real(tmp, *a, **k)
-        assert (tmp / ex.ONNX_FILE).exists()
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(ex, "_write_artifacts", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        ex.export_model(SPECS["resnet"], tmp_path / "found", latency=False)
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_model_of_another_spec_refused(tmp_path):

@@ -41,27 +41,40 @@ def test_export_best_under_budget(study_db, tmp_path, capsys):
     db, specs = study_db
     budget = cost(specs[1]).params  # exactly trial 1's cost
     out = tmp_path / "found"
-    assert main(["export", str(db), "--best", "--max-params", str(budget), "--out", str(out)]) == 0
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    # an existing folder is refused (before any work) and left alone
+    code, err = _cli(capsys, "export", db, "--best", "--max-params", budget, "--out", out)
+    assert code != 0 and err == [f"mgsearch: error: {out}: already exists; pass --force to replace it"]
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert main(["export", str(db), "--best", "--max-params", str(budget), "--out", str(out), "--force"]) == 0
+    assert "exported trial 1 (resnet" in capsys.readouterr().err
     assert ArchSpec.from_json((out / "arch.json").read_text()) == specs[1]
     info = json.loads((out / "export.json").read_text())
     assert info["trial"] == 1 and info["study"] == "s" and info["val_acc"] == 0.7 and info["trained"] is False
+    assert info["latency_ms"] > 0 and info["onnx_max_abs_diff"] <= 1e-4
     assert not (out / "weights.safetensors").exists() and (out / "model.onnx").exists()
-    assert "exported trial 1 (resnet" in capsys.readouterr().err
-    # an existing folder is refused (before any work) and left alone
-    code, err = _cli(capsys, "export", db, "--best", "--out", out)
-    assert code != 0 and err == [f"mgsearch: error: {out}: already exists; pass --force to replace it"]
-    assert json.loads((out / "export.json").read_text())["trial"] == 1
-
-
-def test_export_trial_with_force(study_db, tmp_path):
-    db, specs = study_db
-    out = tmp_path / "t0"
-    out.mkdir()
-    (out / "old.txt").write_text("old")
-    assert main(["export", str(db), "--trial", "0", "--out", str(out), "--force"]) == 0
-    assert ArchSpec.from_json((out / "arch.json").read_text()) == specs[0]
     assert not (out / "old.txt").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["t0"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["found"]
+
+
+def test_export_trial_passes_that_trial(study_db, tmp_path, monkeypatch):
+    """--trial N hands trial N's stored spec and facts to the exporter (the export itself is
+    checked above and in tests/test_export.py)."""
+    import importlib
+
+    ex = importlib.import_module("mgsearch.export")
+    seen = {}
+
+    def fake_export_model(spec, out, *, model=None, info=None, force=False):
+        seen.update(spec=spec, out=out, model=model, info=info, force=force)
+        return ex.ExportResult(path=out, spec=spec, files=["arch.json"], info={**info, "params": 1, "macs": 1})
+
+    monkeypatch.setattr(ex, "export_model", fake_export_model)
+    db, specs = study_db
+    assert main(["export", str(db), "--trial", "2", "--out", str(tmp_path / "t2")]) == 0
+    assert seen["spec"] == specs[2] and seen["model"] is None and seen["force"] is False
+    assert seen["info"]["trial"] == 2 and seen["info"]["val_acc"] == 0.8 and seen["info"]["dataset"] == "fashion-mnist"
 
 
 def test_export_bad_inputs_one_line(study_db, tmp_path, capsys):
