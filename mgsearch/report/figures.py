@@ -210,7 +210,8 @@ def knobs_figure(data: StudyData) -> go.Figure | None:
     dims.append(dict(label="log10 params", values=[math.log10(max(r.params or 1, 1)) for r in recs]))
     fig = go.Figure(go.Parcoords(line=dict(color=[r.val_acc for r in recs], colorscale="Viridis", showscale=True,
                                            colorbar=dict(title="val acc")), dimensions=dims))
-    fig.update_layout(title="Searched knobs of trained trials", **_LAYOUT)
+    fig.update_layout(title="Searched knobs of trained trials",
+                      **{**_LAYOUT, "margin": dict(l=80, r=40, t=110, b=40)})
     return fig
 
 
