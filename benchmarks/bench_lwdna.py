@@ -1,7 +1,8 @@
 """LW-DNA vs uniform widths at equal budget and equal from-scratch protocol.
 
     python benchmarks/bench_lwdna.py [--datasets fashion-mnist,cifar10] [--nets resnet20,mgiad-small]
-        [--budgets 1.0,0.5] [--seeds 3] [--distill off|on|both] [--epochs 1] [--train-subset 500]
+        [--budgets 1.0,0.5] [--seeds 3] [--distill off|on|both] [--kd-only D:NET,...] [--kd-budgets 1.0]
+        [--epochs 1] [--train-subset 500]
         [--val 300] [--test 1000] [--batch-size 64] [--warmup-epochs 0.2] [--widen 2] [--keep-ratio 0.3]
         [--importance-batches 1] [--threads 2] [--time-limit 1500] [--out results.jsonl]
 
@@ -10,7 +11,8 @@ For each dataset and preset ``P`` (shaped to the dataset) and each seed:
 * parent = ``widen(P, W)``; channel scores = grad-init on the parent (timed: LW-DNA's extra cost);
 * for each budget fraction ``b`` (limits: ``b`` x P's params AND ``b`` x P's MACs):
   uniform = P itself at ``b = 1``, else the largest uniformly scaled P within the limits;
-  LW-DNA = the parent shrunk to the same limits (``fit_widths``);
+  LW-DNA = the parent shrunk to the same limits (``fit_widths``; when the keep ratio makes that
+  impossible, as MGIC stages can, the keep ratio is halved until it fits, and recorded);
 * both are trained from scratch with ``mgsearch.train.train`` at the same fidelity, recipe and seed,
   and evaluated on the (subsampled) test split; with distillation, the parent is trained once per
   seed with the same protocol as the teacher and BOTH arms get the KD loss (0.4, T=4).
@@ -37,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from mgsearch.cost import cost  # noqa: E402
+from mgsearch.errors import BudgetError  # noqa: E402
 from mgsearch.data import load_dataset  # noqa: E402
 from mgsearch.presets import resolve_spec  # noqa: E402
 from mgsearch.shrink import channel_importance, fit_widths, widen  # noqa: E402
@@ -98,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budgets", default="1.0,0.5")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--distill", choices=("off", "on", "both"), default="both")
+    ap.add_argument("--kd-only", default="", help="restrict distilled runs to dataset:net pairs (comma list)")
+    ap.add_argument("--kd-budgets", default="", help="budgets of the distilled runs (default: --budgets)")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--train-subset", type=int, default=500)
     ap.add_argument("--val", type=int, default=300)
@@ -117,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     nets = args.nets.split(",")
     budgets = [float(b) for b in args.budgets.split(",")]
     distills = {"off": [False], "on": [True], "both": [False, True]}[args.distill]
+    kd_only = set(filter(None, args.kd_only.split(",")))
+    kd_budgets = [float(b) for b in (args.kd_budgets or args.budgets).split(",")]
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.processor() or platform.machine()}, "
           f"torch {torch.__version__}, {args.threads} threads; args: {vars(args)}", flush=True)
     rows: list[dict] = []
@@ -133,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                     loaded[dname] = load(dname, args)
                 ds = loaded[dname]
                 for net in nets:
+                    if distill and kd_only and f"{dname}:{net}" not in kd_only:
+                        continue
                     if time.monotonic() - start > args.time_limit:
                         stopped = True
                         break
@@ -151,11 +160,18 @@ def main(argv: list[str] | None = None) -> int:
                             teachers[(dname, net, seed)] = run_train(parent, ds, args, seed)
                         teacher = teachers[(dname, net, seed)]
                         hook = kd_loss_hook(teacher["model"])
-                    for b in budgets:
+                    for b in (kd_budgets if distill else budgets):
                         lim_p, lim_m = int(b * bc.params), int(b * bc.macs)
                         uniform = base if b == 1.0 else uniform_at_budget(base, max_params=lim_p, max_macs=lim_m)
-                        fit = fit_widths(parent, scores, max_params=lim_p, max_macs=lim_m,
-                                         keep_ratio=args.keep_ratio)
+                        keep = args.keep_ratio
+                        while True:  # MGIC ladders may need a smaller keep ratio to reach the budget
+                            try:
+                                fit = fit_widths(parent, scores, max_params=lim_p, max_macs=lim_m, keep_ratio=keep)
+                                break
+                            except BudgetError:
+                                if keep < 0.05:
+                                    raise
+                                keep /= 2
                         previous = None
                         for arm, spec in (("uniform", uniform), ("LW-DNA", fit.spec)):
                             if previous is not None and spec == previous[0]:
@@ -176,12 +192,13 @@ def main(argv: list[str] | None = None) -> int:
                                 "widths": [s.value for s in width_slots(spec)],
                                 "teacher_test_acc": teacher["test_acc"] if distill else None,
                                 "same_as_uniform": bool(res.get("same_as_uniform")),
+                                "keep_ratio": keep if arm == "LW-DNA" else None,
                             }
                             rows.append(row)
                             out.write(json.dumps(row) + "\n")
                             out.flush()
                             print(f"[{time.monotonic() - start:6.0f}s] {dname} {net} b={b:g} kd={distill} "
-                                  f"seed={seed} {arm}: test {100 * res['test_acc']:.2f}% params {c.params:,} "
+                                  f"seed={seed} {arm} keep={row['keep_ratio']}: test {100 * res['test_acc']:.2f}% params {c.params:,} "
                                   f"macs {c.macs:,} widths {row['widths']}", flush=True)
                 if stopped:
                     break

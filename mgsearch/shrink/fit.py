@@ -12,7 +12,8 @@ The LW-DNA shrink step (see ``docs/lwdna.md``):
 2. **Ladders**: each slot may take the multiples of its ``multiple_of`` from its minimum
    (``keep_ratio`` x its widened width, at least ``min_width``, rounded up) to its widened width,
    except widths that are *dominated*: a wider choice is no dearer in the budgeted metric(s) (with
-   the other slots at full width). Dense stages keep every multiple; MGIC stages lose widths whose
+   the other slots at full width); the minimum itself always stays (next to narrow neighbours, where
+   no MGIC hierarchy forms anyway, it can be the cheapest). Dense stages keep every multiple; MGIC stages lose widths whose
    channel hierarchy is shallow (56 = 7 x 8 cannot be halved into groups of 8, so its MGIC conv is
    dense and dearer than 64's three-level one); narrowing below the previous stage's width loses
    the widths where the added projection shortcut costs more than it saves.
@@ -91,8 +92,8 @@ def minimum_spec(
     by: Sequence[str] = ("params", "macs"),
     cost_fn: CostFn | None = None,
 ) -> ArchSpec:
-    """The smallest network shrink may produce from ``spec``: every slot on the first rung of its
-    ladder (its minimum width, or the next width that is not dominated in the metrics ``by``)."""
+    """The smallest network shrink may produce from ``spec`` (cheapest in the metrics ``by``): every
+    slot at its minimum width, or every slot on its first non-dominated rung where that is cheaper."""
     cost_fn = cost_fn or _default_cost
     slots = width_slots(spec)
     mins = slot_minimums(spec, keep_ratio=keep_ratio, min_width=min_width)
@@ -103,7 +104,7 @@ def minimum_spec(
         return int(c.params), int(c.macs)
 
     metrics = tuple(k for k, name in enumerate(("params", "macs")) if name in by)
-    return spec.with_slot_values([lad[0] for lad in _ladders(slots, mins, full, cost_of, metrics)])
+    return spec.with_slot_values(_lowest(_ladders(slots, mins, full, cost_of, metrics), cost_of, metrics))
 
 
 NORMALISATIONS = ("mean", "max", "none")
@@ -220,8 +221,34 @@ def _ladders(
             if any(c[k] < best[k] for k in metrics):
                 ladder.append(w)
             best = [min(best[k], c[k]) for k in (0, 1)]
+        if mins[i] not in ladder:  # the minimum stays reachable: with narrow neighbours it may be cheapest
+            ladder.append(mins[i])
         out.append(sorted(ladder))
     return out
+
+
+def _lowest(
+    ladders: Sequence[Sequence[int]],
+    cost_of: Callable[[Sequence[int]], tuple[int, int]],
+    metrics: Sequence[int],
+) -> list[int]:
+    """The cheaper (in ``metrics``, then the other one) of: every slot at its minimum, and every slot
+    on its first non-dominated rung (they differ where a minimum is dominated)."""
+    at_min = [lad[0] for lad in ladders]
+    first = [lad[1] if len(lad) > 1 and _dominated_min(lad, i, ladders, cost_of) else lad[0]
+             for i, lad in enumerate(ladders)]
+    if first == at_min:
+        return at_min
+    key = lambda v: tuple(cost_of(v)[k] for k in (*metrics, *(k for k in (0, 1) if k not in metrics)))  # noqa: E731
+    return min((at_min, first), key=key)
+
+
+def _dominated_min(lad: Sequence[int], i: int, ladders: Sequence[Sequence[int]], cost_of: Callable) -> bool:
+    full = [l[-1] for l in ladders]
+    a, b = list(full), list(full)
+    a[i], b[i] = lad[0], lad[1]
+    ca, cb = cost_of(a), cost_of(b)
+    return cb[0] <= ca[0] and cb[1] <= ca[1]
 
 
 def fit_widths(
@@ -274,7 +301,7 @@ def fit_widths(
     def at_threshold(t: float) -> list[int]:
         return [floor_on(lad, sum(1 for v in s if v >= t)) for s, lad in zip(norm, ladders)]
 
-    low_values = [lad[0] for lad in ladders]
+    low_values = _lowest(ladders, cost_of, metrics)
     if not fits(low_values):
         p, m = cost_of(low_values)
         limits = ", ".join(
@@ -299,6 +326,8 @@ def fit_widths(
                 lo = mid
         threshold = levels[hi] if hi < len(levels) else math.inf
         values = at_threshold(threshold) if hi < len(levels) else list(low_values)
+        if not fits(values):  # rounding onto the ladders can be dearer than the lowest network
+            values = list(low_values)
     # greedy fill, highest next-channel score first; stop only when no slot can take one more step
     position = [lad.index(v) for lad, v in zip(ladders, values)]
     while True:

@@ -62,7 +62,7 @@ def ladders(widened: ArchSpec, keep: float, metrics) -> list[list[int]]:
             costs[w] = (c.params, c.macs)
         out.append([
             w for w in options
-            if not any(all(costs[v][k] <= costs[w][k] for k in metrics) for v in options if v > w)
+            if w == low or not any(all(costs[v][k] <= costs[w][k] for k in metrics) for v in options if v > w)
         ])
     return out
 
@@ -273,3 +273,32 @@ def test_normalisation_changes_the_comparison_across_slots():
     assert kept["none"] == 64 and kept["mean"] < 64
     with pytest.raises(ConfigError, match="normalise='rank'"):
         shrink_to_budget(wide, scores, ratio=1.0, reference=base, normalise="rank")
+
+
+def test_mgic_ladders_skip_shallow_hierarchies():
+    """In an MGIC stage with group size 8, 40/48/56 channels cannot be halved down the hierarchy and cost
+    more than 64: they are not offered; the minimum (24 here) always is."""
+    from mgsearch.shrink.fit import _ladders
+
+    wide = widen(get_preset("mgiad-small"), 2.0)  # slots 64, 64, 128, 128, 256, 256; group size 8
+    slots = width_slots(wide)
+    full = [s.value for s in slots]
+
+    def cost_of(values):
+        c = cost(wide.with_slot_values(values))
+        return c.params, c.macs
+
+    lads = _ladders(slots, slot_minimums(wide, keep_ratio=0.3), full, cost_of, (0, 1))
+    assert lads[0] == [24, 32, 64]
+    assert all(w % 8 == 0 for lad in lads for w in lad)
+
+
+def test_mgic_half_budget_needs_a_small_keep_ratio():
+    base = get_preset("mgiad-small")
+    wide = widen(base, 2.0)
+    c = cost(base)
+    scores = random_scores(wide, 2)
+    with pytest.raises(BudgetError, match="below the smallest network"):
+        shrink_to_budget(wide, scores, max_params=c.params // 2, keep_ratio=0.3)
+    got = shrink_to_budget(wide, scores, max_params=c.params // 2, max_macs=c.macs // 2, keep_ratio=0.125)
+    assert cost(got).params <= c.params // 2 and cost(got).macs <= c.macs // 2
