@@ -53,6 +53,13 @@ _AXIS_TITLE = {"params": "parameters", "macs": "MACs per image", "latency": "lat
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=460)
 
 
+def _outline(symbol: str, color: str) -> dict[str, Any]:
+    """Open and line symbols are drawn by their outline alone: give it the colour and some width."""
+    if symbol.endswith("-open") or symbol.startswith(("line-", "x-thin", "cross-thin")):
+        return dict(width=2, color=color)
+    return dict(width=0.5, color="white")
+
+
 def _scatter(gl: bool, **kw: Any) -> go.Scatter | go.Scattergl:
     return (go.Scattergl if gl else go.Scatter)(**kw)
 
@@ -99,16 +106,16 @@ def pareto_figure(data: StudyData, cost: str = "params") -> go.Figure:
         fig.add_trace(_scatter(
             gl, name=f"{name} ({len(g)})", x=[getattr(r, attr) for r in g], y=[v for _, v in group_y],
             mode=kw.pop("mode", "markers"), customdata=_custom(g), hovertemplate=_HOVER,
-            marker=dict(color=color, symbol=symbol, size=size, line=dict(width=0.5, color="white")), **kw))
+            marker=dict(color=color, symbol=symbol, size=size, line=_outline(symbol, color)), **kw))
 
     add("trained", ok, [r.val_acc for r in ok], COLORS["trained"], "circle", opacity=0.75)
     dup = [r for r in recs if r.status == "duplicate" and r.val_acc is not None]
     add("duplicate", dup, [r.val_acc for r in dup], COLORS["duplicate"], "circle-open", size=10)
     pruned = [r for r in recs if r.status == "pruned" and r.last_report is not None]
-    add("pruned (last report)", pruned, [r.last_report for r in pruned], COLORS["pruned"], "x-thin-open")
+    add("pruned (last report)", pruned, [r.last_report for r in pruned], COLORS["pruned"], "x-thin-open", size=8)
     for status, symbol in (("infeasible", "line-ns-open"), ("diverged", "triangle-down"), ("failed", "triangle-down-open")):
         group = [r for r in recs if r.status == status]
-        add(f"{status} (not trained)", group, [floor] * len(group), COLORS[status], symbol, size=9)
+        add(f"{status} (not trained)", group, [floor] * len(group), COLORS[status], symbol, size=12)
     add("Pareto front", front, [r.val_acc for r in front], COLORS["front"], "diamond", size=10, gl=False,
         mode="lines+markers", line=dict(shape="hv", color=COLORS["front"], width=2))
     base = [r for r in data.baselines if r.val_acc is not None and r.status in ("trained", "duplicate")]
@@ -116,8 +123,10 @@ def pareto_figure(data: StudyData, cost: str = "params") -> go.Figure:
         text=[r.baseline_name for r in base], textposition="top center")
     limit = data.budget.get({"params": "max_params", "macs": "max_macs", "latency": "max_latency_ms"}[cost])
     if limit:
-        fig.add_vline(x=limit, line=dict(dash="dash", color="#555"), annotation_text=f"budget {limit:,}",
-                      annotation_position="top left")
+        fig.add_vline(x=limit, line=dict(dash="dash", color="#555"))
+        # annotations on a log axis take log10 coordinates (shapes take data coordinates)
+        fig.add_annotation(x=math.log10(limit), y=1, yref="paper", text=f"budget {limit:,}", showarrow=False,
+                           xanchor="right", yanchor="bottom", font=dict(color="#555"))
     fig.update_layout(title=f"Validation accuracy vs {_AXIS_TITLE[cost]}", legend=dict(itemsizing="constant"),
                       **_LAYOUT)
     fig.update_xaxes(type="log", title=f"{_AXIS_TITLE[cost]} (log scale)")
