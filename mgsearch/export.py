@@ -225,8 +225,11 @@ def export_model(
             raise ExportError(f"the model given is spec {model_spec.short_hash}, not the exported spec {spec.short_hash}")
     model = model.cpu().float().eval()
     c = cost(spec)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as exc:
+        raise ExportError(f"{out.parent}: cannot write the export here ({exc.strerror or type(exc).__name__})") from None
     threads = torch.get_num_threads()
     try:
         # one thread: tracing gains nothing from more, and batch-1 latency is reported per thread

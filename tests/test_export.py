@@ -257,3 +257,10 @@ def test_model_of_another_spec_refused(tmp_path):
     with pytest.raises(ExportError, match="the model given is spec"):
         ex.export_model(SPECS["resnet"], tmp_path / "x", model=mgsearch.build(SPECS["mgic"]))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_destination_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ExportError, match=r"file: cannot write the export here"):
+        ex.export_model(SPECS["resnet"], blocker / "found", latency=False)
