@@ -100,6 +100,8 @@ def main() -> int:
                     "best_params": best.user_attrs["params"] if best else None,
                     "best_trial": best.number if best else None,
                 }
+                print(f"[{time.time() - started:.0f}s] {budget_text} {sampler}: {json.dumps(entry['search'][sampler])}",
+                      file=sys.stderr, flush=True)
                 if best_spec is None and best is not None:
                     best_spec = ArchSpec.from_json(best.user_attrs["spec"])
                     entry["found_spec"] = best.user_attrs["spec"]
@@ -125,6 +127,8 @@ def main() -> int:
                     r = train(spec, dataset, fidelity=fidelity, recipe=Recipe(**dict(config.recipe)), seed=seed,
                               device=device, evaluate_test=True, progress=False, threads=args.threads)
                     accs.append(float(r.test_acc))
+                    print(f"[{time.time() - started:.0f}s] {budget_text} {label} seed {seed}: test acc {accs[-1]:.4f}",
+                          file=sys.stderr, flush=True)
                 mean, sd = _mean_sd(accs)
                 c = cost(spec)
                 entry[label] = {"params": c.params, "macs": c.macs, "test_acc": accs, "mean": mean, "sd": sd}
