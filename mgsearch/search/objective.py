@@ -162,6 +162,7 @@ class Objective:
         earlier = self._find_earlier(trial, spec.hash)
         if earlier is not None:
             return self._take_duplicate(trial, earlier, attrs, t0)
+        trial.set_user_attr("training", True)  # later trials of this spec now wait for this one's result
         return self._train(trial, spec, attrs, t0)
 
     # ------------------------------------------------------------------ pieces
@@ -197,7 +198,10 @@ class Objective:
                     return t
                 if t.state == TrialState.PRUNED and status in ("pruned", "duplicate"):
                     return t
-                if t.state == TrialState.RUNNING and status is None and t.number < trial.number:
+                # wait for a lower-numbered one (the tie-break while both decide) or one that has
+                # already decided to train (whatever its number); neither waits for the other: no deadlock
+                if t.state == TrialState.RUNNING and status is None and (
+                        t.number < trial.number or t.user_attrs.get("training")):
                     running = t
             if running is None:
                 return None

@@ -177,7 +177,46 @@ def prepare(config: StudyConfig) -> tuple[Any, "SearchSpace", str]:
     return dataset, space, device
 
 
-def run_search(
+def run_search(config: StudyConfig, **kwargs: Any) -> SearchResult:
+    """Run (or resume, or join as a ``worker``) the study of ``config`` until it is done.
+
+    ``mgsearch search`` creates the study if needed; a ``worker`` only joins an existing one
+    (:class:`StorageError` otherwise). Returns the counts and the feasible Pareto set. Keyword
+    arguments: ``worker``, ``progress``, ``verbose``, ``train_fn``, ``prepared`` (see :func:`_run_search`).
+    A database that fails during the run (an SQLite file locked by other processes beyond the lock
+    timeout, a PostgreSQL server gone) raises :class:`StorageError` (one line, no password).
+    """
+    try:
+        return _run_search(config, **kwargs)
+    except Exception as exc:
+        error = _database_error(exc, config)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _database_error(exc: BaseException, config: StudyConfig) -> StorageError | None:
+    """The :class:`StorageError` for a database failure anywhere in ``exc``'s chain, else None."""
+    import sqlalchemy.exc
+
+    from mgsearch.search.storage import SQLITE_TIMEOUT_S, _clean
+
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, sqlalchemy.exc.OperationalError):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return None
+    detail = _clean(str(getattr(seen, "orig", None) or seen), config.storage)
+    if "database is locked" in detail:
+        return StorageError(
+            f"storage {config.storage_display}: the SQLite file stayed locked by another process for more "
+            f"than {SQLITE_TIMEOUT_S} s; SQLite serialises writers: for several workers use PostgreSQL "
+            "(--storage postgresql+psycopg://USER:PASSWORD@HOST/DB, see docs/deploy.md)"
+        )
+    return StorageError(f"storage {config.storage_display}: database error during the search: {detail}")
+
+
+def _run_search(
     config: StudyConfig,
     *,
     worker: bool = False,

@@ -7,6 +7,7 @@ SQLite (the default, one process at a time) gets a generous lock timeout; Postgr
 from __future__ import annotations
 
 import re
+import time
 import warnings
 from typing import TYPE_CHECKING
 
@@ -55,18 +56,27 @@ def open_storage(
             engine_kwargs["connect_args"] = {"connect_timeout": 10}
     shown = redact_url(url)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # heartbeat_interval is "experimental" since Optuna 2.8
-            storage = optuna.storages.RDBStorage(
-                url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period,
-                heartbeat_stale_trial_callback=(
-                    optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
-                    if heartbeat_interval else None
-                ),
-            )
+        for attempt in range(5):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # heartbeat_interval is "experimental" since Optuna 2.8
+                    storage = optuna.storages.RDBStorage(
+                        url,
+                        engine_kwargs=engine_kwargs,
+                        heartbeat_interval=heartbeat_interval,
+                        grace_period=grace_period,
+                        heartbeat_stale_trial_callback=(
+                            optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+                            if heartbeat_interval else None
+                        ),
+                    )
+                break
+            except Exception as exc:
+                # processes started together on a new database race to create Optuna's tables:
+                # the loser finds them made by the winner on the next attempt
+                if attempt == 4 or not _creation_race(exc):
+                    raise
+                time.sleep(0.5 * (attempt + 1))
         if url.startswith("sqlite"):
             _fast_sqlite(storage)
         return storage
@@ -82,6 +92,18 @@ def open_storage(
         raise StorageError(f"storage {shown}: cannot open the database: {_clean(str(orig), url)}") from None
     except RuntimeError as exc:  # Optuna's schema-version check
         raise StorageError(f"storage {shown}: {_clean(str(exc), url)}") from None
+
+
+def _creation_race(exc: BaseException) -> bool:
+    """True when ``exc`` (or its cause) says another process created Optuna's schema at the same time."""
+    import sqlalchemy.exc
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, sqlalchemy.exc.IntegrityError) or "already exists" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _fast_sqlite(storage: "optuna.storages.RDBStorage") -> None:
