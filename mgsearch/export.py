@@ -259,8 +259,11 @@ def export_model(
         (tmp / CARD_FILE).write_text(model_card(spec, meta, out.name), encoding="utf-8")
         files = sorted(p.name for p in tmp.iterdir())
         _swap_into_place(tmp, out, force)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):  # disk full, quota, ...: nothing is left behind
+            raise ExportError(f"{out}: cannot write the export ({exc.strerror or type(exc).__name__}); "
+                              "nothing was written") from None
         raise
     return ExportResult(path=out, spec=spec, files=files, info=meta)
 
@@ -295,6 +298,13 @@ def _fmt(v: Any, spec: str = "") -> str:
     return str(v)
 
 
+def _normalize_text(norm: dict[str, Any] | None) -> str | None:
+    if not norm:
+        return None
+    fmt = lambda v: "[" + ", ".join(f"{x:.4f}" for x in v) + "]"  # noqa: E731
+    return f"(uint8 / 255 - mean) / std per channel, mean {fmt(norm['mean'])}, std {fmt(norm['std'])}"
+
+
 def model_card(spec: ArchSpec, meta: dict[str, Any], folder_name: str = "found") -> str:
     """The ``MODEL_CARD.md`` text for an export with facts ``meta``."""
     trained = meta.get("trained")
@@ -308,6 +318,8 @@ def model_card(spec: ArchSpec, meta: dict[str, Any], folder_name: str = "found")
          f"{meta.get('latency_threads', '?')} thread(s)"
          if meta.get("latency_ms") is not None else "-"),
         ("dataset", meta.get("dataset")),
+        ("input preprocessing", _normalize_text(meta.get("normalize"))),
+        ("classes (logit order)", ", ".join(map(str, meta["classes"])) if meta.get("classes") else None),
         ("validation accuracy (search)", _fmt(meta.get("val_acc"), ".4f")),
         ("search fidelity", json.dumps(meta.get("fidelity")) if meta.get("fidelity") else None),
         ("test accuracy (retrained)", _fmt(meta.get("test_acc"), ".4f")),
@@ -352,7 +364,7 @@ Widths: stem {spec.stem.width}; {widths}.
 - `arch.json`: the architecture (ArchSpec JSON, `"schema": 1`).
 - `weights.safetensors`: trained weights{"" if trained else " (absent: exported without --retrain)"}.
 - `model.onnx`: ONNX, opset {meta.get("onnx_opset")}, input `input` [N, {c}, {h}, {h}] float32 normalised
-  with the dataset's mean/std, output `logits` [N, {spec.num_classes}]; the batch axis is dynamic.
+  as under "input preprocessing", output `logits` [N, {spec.num_classes}]; the batch axis is dynamic.
 - `model.pt2`: a `torch.export` program (`torch.export.load`).
 - `export.json`: these facts, machine-readable.
 
@@ -401,6 +413,8 @@ def _retrain(study_file: str, spec: ArchSpec, *, epochs: int | None, device: str
                     "batch_size": fidelity.batch_size, "seed": cfg.seed, "device": result.device,
                     "train_seconds": round(result.train_seconds, 2)},
         "recipe": recipe.to_dict(),
+        "normalize": {"mean": list(ds.mean), "std": list(ds.std)},
+        "classes": list(ds.classes),
     }
     return result.model, facts
 
@@ -451,6 +465,9 @@ def export(
         "fidelity": rec.fidelity or data.fidelity,
         "budget": data.budget,
     }
+    described = data.attrs.get("dataset")
+    if isinstance(described, dict) and described.get("mean") and described.get("std"):
+        info["normalize"] = {"mean": list(described["mean"]), "std": list(described["std"])}
     model = None
     if retrain:
         model, facts = _retrain(str(study), rec.spec, epochs=epochs, device=device, progress=progress, storage=storage)

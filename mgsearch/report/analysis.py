@@ -324,6 +324,21 @@ def read_trials_sql(engine: Any, study_id: int) -> list[Any]:
     return list(out.values())
 
 
+def _driver_error(exc: BaseException, url: str) -> str:
+    """The first line of a database driver's error, with the URL's password (if any) removed."""
+    from sqlalchemy.engine import make_url
+
+    orig = getattr(exc, "orig", None) or exc
+    line = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    try:
+        password = make_url(url).password
+    except Exception:
+        password = None
+    if password:
+        line = line.replace(str(password), "***")
+    return redact_url(line)[:300] or type(exc).__name__
+
+
 def load_study(
     study: str | Path, study_name: str | None = None, *, storage: str | None = None
 ) -> StudyData:
@@ -346,7 +361,7 @@ def load_study(
     except MgsearchError:
         raise
     except Exception as exc:  # SQLAlchemy / driver errors: one line, no credentials
-        raise StorageError(f"{safe}: cannot open the study database ({type(exc).__name__})") from None
+        raise StorageError(f"{safe}: cannot open the study database ({_driver_error(exc, url)})") from None
     if name is None:
         main = [n for n in names if not n.endswith(".baselines")]
         if len(main) != 1:

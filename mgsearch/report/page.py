@@ -186,13 +186,18 @@ def write_report(data: StudyData, out: str | Path) -> Path:
     if not out.parent.exists():
         raise MgsearchError(f"{out.parent}: folder does not exist")
     text = render_report(data)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as exc:
+        raise MgsearchError(f"{out}: cannot write the report here ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # disk full, quota, ...: nothing is left behind
+            raise MgsearchError(f"{out}: cannot write the report ({exc.strerror or exc})") from None
         raise
     return out

@@ -234,11 +234,15 @@ def _run_search(
     from optuna.trial import TrialState
 
     quiet_optuna(verbose)
-    storage = storage_for(config)
     if worker:
         # fail fast (before loading data) when the study is not there
+        storage = storage_for(config)
         load_existing_study(storage, config.name, config.storage_display)
-    dataset, space, device = prepared or prepare(config)
+        dataset, space, device = prepared or prepare(config)
+    else:
+        # data and budget checked before the database is opened: a bad study file creates no database
+        dataset, space, device = prepared or prepare(config)
+        storage = storage_for(config)
     n_existing = _count_trials(storage, config.name)
     if worker:
         seed = (config.seed * 1_000_003 + os.getpid() * 7919 + time.time_ns()) % (2**31 - 1)
