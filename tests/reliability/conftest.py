@@ -50,8 +50,9 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 
 
 def start_cli(tmp_path: Path, *args: str) -> subprocess.Popen:
-    """Start ``python -m mgsearch ARGS --no-progress`` (stdout/stderr captured as text)."""
-    return subprocess.Popen([sys.executable, "-m", "mgsearch", *args, "--no-progress"], env=cli_env(tmp_path),
+    """Start ``python -m mgsearch ARGS`` (``--no-progress`` for the study runners; output captured as text)."""
+    quiet = ["--no-progress"] if args[0] in ("search", "worker", "baseline") else []
+    return subprocess.Popen([sys.executable, "-m", "mgsearch", *args, *quiet], env=cli_env(tmp_path),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

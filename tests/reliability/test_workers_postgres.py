@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 
@@ -57,3 +58,19 @@ def test_four_workers_reach_exactly_n_trials(reliability_study, postgres_db_url,
             assert t.user_attrs["duplicate_of"] == source.number and t.value == source.value
     # every trained trial carries its result
     assert all(0.0 <= t.value <= 1.0 and len(t.user_attrs["val_history"]) == 1 for t in finished)
+
+    # the password is nowhere: not in the stored configuration, the report or the export's model card
+    import optuna
+
+    study_attrs = optuna.load_study(study_name="rel", storage=postgres_db_url).user_attrs
+    assert password not in json.dumps(study_attrs) and "***" in study_attrs["config"]["study"]["storage"]
+    report, found = tmp_path / "report.html", tmp_path / "found"
+    for args in (["report", str(path), "--storage", postgres_db_url, "--out", str(report)],
+                 ["export", str(path), "--storage", postgres_db_url, "--best", "--out", str(found)]):
+        proc = start_cli(tmp_path, *args)
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-2000:]
+        assert password not in out + err
+    assert password not in report.read_text()
+    for f in found.iterdir():
+        assert password.encode() not in f.read_bytes(), f
