@@ -12,8 +12,10 @@ Two paths:
   heartbeat, ``RetryHeartbeatStaleTrialCallback``, pool pre-ping) and an objective that writes what an
   mgsearch trial writes (``--params`` integer suggestions, a dozen user attributes including a spec
   JSON of about 1 kB, one constraint).
-- ``--path mgsearch``: the real mgsearch objective (``mgsearch.search``) on a study file, with the
-  training call replaced by a no-op that returns a fixed result (only when the search module offers it).
+- ``--path mgsearch``: the real mgsearch worker loop (``mgsearch.search.run_search(worker=True)``:
+  sampling through the search space, analytic cost, duplicate check, the storage contract's
+  attributes, the shared n_trials stop) on the tiny MGIC space (``search_spaces/tiny.toml``) and a
+  tiny image folder, with ``train_fn`` a no-op that returns a fixed result.
 
 Usage (PostgreSQL from ``scripts/postgres.sh start`` or $MGSEARCH_TEST_POSTGRES_URL):
 
@@ -105,6 +107,92 @@ def _worker(url: str, study_name: str, trials: int, n_params: int, start_at: flo
     out.put({"start": t0, "end": time.time(), "trials": done})
 
 
+def _noop_train(spec, dataset, **kwargs):  # noqa: ANN001 - the signature of mgsearch.train.train
+    from types import SimpleNamespace
+
+    return SimpleNamespace(val_acc=0.5, history=[], train_seconds=0.0, images_per_second=0.0)
+
+
+def _mgsearch_config(study_file: str, url: str, trials: int):
+    from mgsearch.study import load_study_config
+
+    return load_study_config(study_file, {"storage": url, "n_trials": trials})
+
+
+def _mgsearch_worker(url: str, study_file: str, trials: int, start_at: float, out: mp.Queue) -> None:
+    from mgsearch.search.runner import prepare, run_search
+
+    config = _mgsearch_config(study_file, url, trials)
+    prepared = prepare(config)
+    time.sleep(max(0.0, start_at - time.time()))
+    t0 = time.time()
+    result = run_search(config, worker=True, progress=False, train_fn=_noop_train, prepared=prepared)
+    out.put({"start": t0, "end": time.time(), "trials": result.extra.get("trials_run_here", 0)})
+
+
+def write_study_file(folder: Path, sampler: str, seed: int) -> str:
+    """A study file on the tiny MGIC space and a tiny image folder (no training happens)."""
+    from tests.fixtures.datasets import write_image_folder
+
+    data = write_image_folder(folder / "data")
+    path = folder / "bench.toml"
+    path.write_text(
+        f'[study]\nname = "bench-storage"\nspace = "{ROOT / "search_spaces" / "tiny.toml"}"\nseed = {seed}\n'
+        f'sampler = "{sampler}"\npruner = "none"\n'
+        f'[data]\ndataset = "imagefolder"\nroot = "{data}"\nval_fraction = 0.25\n'
+        f"[fidelity]\nepochs = 1\nbatch_size = 16\n[budget]\nmax_params = 1000000\n"
+        f'[device]\nname = "cpu"\nthreads = 1\n'
+    )
+    return str(path)
+
+
+def run_mgsearch_config(url: str, workers: int, trials: int, study_file: str) -> dict:
+    """The mgsearch worker loop with no-op training on the (empty) storage ``url``."""
+    from mgsearch.search.runner import open_study, prepare, quiet_optuna
+    from mgsearch.search.storage import storage_for
+
+    quiet_optuna(False)
+    config = _mgsearch_config(study_file, url, trials)
+    dataset, _, _ = prepare(config)
+    open_study(storage_for(config), config, dataset, create=True, seed=config.seed)
+    ctx = mp.get_context("spawn")
+    out: mp.Queue = ctx.Queue()
+    start_at = time.time() + 8.0 + 1.0 * workers  # every worker imported torch and loaded the data first
+    procs = [ctx.Process(target=_mgsearch_worker, args=(url, study_file, trials, start_at, out))
+             for _ in range(workers)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=3600) for _ in procs]
+    for p in procs:
+        p.join()
+    return _summarise(url, "bench-storage", workers, "mgsearch", results)
+
+
+def _summarise(url: str, study_name: str, workers: int, label: str, results: list[dict]) -> dict:
+    import optuna
+
+    storage = make_storage(url)
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    trials = study.get_trials(deepcopy=False)
+    complete = sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
+    statuses: dict[str, int] = {}
+    for t in trials:
+        key = t.user_attrs.get("status") or t.state.name.lower()
+        statuses[key] = statuses.get(key, 0) + 1
+    storage.engine.dispose()
+    wall = max(r["end"] for r in results) - min(r["start"] for r in results)
+    return {
+        "backend": url.split(":", 1)[0],
+        "workers": workers,
+        "path": label,
+        "trials_complete": complete,
+        "statuses": statuses,
+        "per_worker": [r["trials"] for r in results],
+        "wall_s": round(wall, 3),
+        "trials_per_s": round(complete / wall, 2),
+    }
+
+
 def run_config(url: str, workers: int, trials: int, n_params: int, sampler: str, seed: int) -> dict:
     """Run one configuration on the (empty) storage ``url``; return its measurements."""
     import optuna
@@ -127,22 +215,7 @@ def run_config(url: str, workers: int, trials: int, n_params: int, sampler: str,
     results = [out.get(timeout=3600) for _ in procs]
     for p in procs:
         p.join()
-    storage = make_storage(url)
-    study = optuna.load_study(study_name=study_name, storage=storage)
-    states = [t.state.name for t in study.get_trials(deepcopy=False)]
-    wall = max(r["end"] for r in results) - min(r["start"] for r in results)
-    complete = states.count("COMPLETE")
-    storage.engine.dispose()
-    return {
-        "backend": url.split(":", 1)[0],
-        "workers": workers,
-        "sampler": sampler,
-        "trials_complete": complete,
-        "trials_other": len(states) - complete,
-        "per_worker": [r["trials"] for r in results],
-        "wall_s": round(wall, 3),
-        "trials_per_s": round(complete / wall, 2),
-    }
+    return _summarise(url, study_name, workers, "raw", results)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,8 +227,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sampler", choices=["tpe", "random"], default="tpe")
     ap.add_argument("--sqlite", action="store_true", help="also run SQLite with 1 worker")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--path", choices=["raw", "mgsearch"], default="raw",
+                    help="raw: plain Optuna objective; mgsearch: the mgsearch worker loop with no-op training")
     ap.add_argument("--json", type=Path, help="write the results here as JSON")
     args = ap.parse_args(argv)
+    scratch = tempfile.TemporaryDirectory()
+    study_file = write_study_file(Path(scratch.name), args.sampler, args.seed) if args.path == "mgsearch" else ""
+
+    def one(url: str, n: int) -> dict:
+        if args.path == "mgsearch":
+            return run_mgsearch_config(url, n, args.trials, study_file)
+        return run_config(url, n, args.trials, args.params, args.sampler, args.seed)
 
     rows = []
     if args.postgres_url:
@@ -164,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.workers:
             db = create_database(args.postgres_url, prefix="mgs_bench")
             try:
-                rows.append(run_config(db, n, args.trials, args.params, args.sampler, args.seed))
+                rows.append(one(db, n))
             finally:
                 drop_database(args.postgres_url, db)
             print(json.dumps(rows[-1]), flush=True)
@@ -172,16 +254,18 @@ def main(argv: list[str] | None = None) -> int:
         print("no --postgres-url and no $MGSEARCH_TEST_POSTGRES_URL: skipping PostgreSQL", file=sys.stderr)
     if args.sqlite:
         with tempfile.TemporaryDirectory() as tmp:
-            rows.append(run_config(f"sqlite:///{tmp}/bench.db", 1, args.trials, args.params, args.sampler, args.seed))
+            rows.append(one(f"sqlite:///{tmp}/bench.db", 1))
         print(json.dumps(rows[-1]), flush=True)
 
     print()
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}, {os.cpu_count()} CPUs, "
-          f"python {platform.python_version()}, sampler {args.sampler}, {args.trials} trials, {args.params} params/trial")
-    print("| backend | workers | complete trials | wall s | trials/s |")
-    print("|---|---:|---:|---:|---:|")
+          f"python {platform.python_version()}, path {args.path}, sampler {args.sampler}, {args.trials} trials")
+    print("| path | backend | workers | finished trials | statuses | wall s | trials/s |")
+    print("|---|---|---:|---:|---|---:|---:|")
     for r in rows:
-        print(f"| {r['backend']} | {r['workers']} | {r['trials_complete']} | {r['wall_s']} | {r['trials_per_s']} |")
+        st = ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items()))
+        print(f"| {r['path']} | {r['backend']} | {r['workers']} | {r['trials_complete']} | {st} | {r['wall_s']} "
+              f"| {r['trials_per_s']} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0
