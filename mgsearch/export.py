@@ -223,7 +223,9 @@ def export_model(
         model_spec = getattr(model, "spec", None)
         if model_spec is not None and model_spec != spec:
             raise ExportError(f"the model given is spec {model_spec.short_hash}, not the exported spec {spec.short_hash}")
-    model = model.cpu().float().eval()
+    # training may leave weights in channels_last (strided) layout; safetensors, ONNX and the
+    # export program want plain contiguous tensors (shared weights stay shared: .to() works in place)
+    model = model.cpu().float().to(memory_format=torch.contiguous_format).eval()
     c = cost(spec)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

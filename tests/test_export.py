@@ -52,7 +52,8 @@ def trained_like(spec: ArchSpec, seed: int = 0) -> torch.nn.Module:
                 b.normal_(0, 0.1)
             elif name.endswith("running_var"):
                 b.uniform_(0.5, 1.5)
-    return model.eval()
+    # as trained on a GPU: weights in channels_last layout (not contiguous)
+    return model.to(memory_format=torch.channels_last).eval()
 
 
 def check_round_trip(spec: ArchSpec, folder) -> dict:
