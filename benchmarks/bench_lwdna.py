@@ -76,22 +76,30 @@ def summarise(rows: list[dict]) -> str:
     for r in rows:
         groups.setdefault((r["dataset"], r["net"], r["budget"], r["distill"], r["arm"]), []).append(r)
     lines = [
-        "| dataset | net | budget | KD | arm | params | MACs | test acc % (mean ± sd, n) | extra cost (epochs) |",
+        "| dataset | net | budget | KD | arm | params (mean) | MACs (mean) | test acc % (mean ± sd, n) | extra cost (epochs) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for key in sorted(groups, key=lambda k: (k[0], k[1], -k[2], k[3], k[4] != "uniform")):
         g = groups[key]
+        mean_p = round(statistics.mean(r["params"] for r in g))
+        mean_m = round(statistics.mean(r["macs"] for r in g))
         accs = [100 * r["test_acc"] for r in g]
         sd = statistics.stdev(accs) if len(accs) > 1 else float("nan")
         extra = [r["extra_epochs"] for r in g if r.get("extra_epochs") is not None]
         lines.append(
             f"| {key[0]} | {key[1]} | {key[2]:g}x | {'yes' if key[3] else 'no'} | {key[4]} | "
-            f"{g[0]['params']:,} | {g[0]['macs']:,} | {statistics.mean(accs):.2f} ± {sd:.2f} ({len(accs)}) | "
+            f"{mean_p:,} | {mean_m:,} | {statistics.mean(accs):.2f} ± {sd:.2f} ({len(accs)}) | "
             f"{statistics.mean(extra):.2f} |" if extra else
             f"| {key[0]} | {key[1]} | {key[2]:g}x | {'yes' if key[3] else 'no'} | {key[4]} | "
-            f"{g[0]['params']:,} | {g[0]['macs']:,} | {statistics.mean(accs):.2f} ± {sd:.2f} ({len(accs)}) | - |"
+            f"{mean_p:,} | {mean_m:,} | {statistics.mean(accs):.2f} ± {sd:.2f} ({len(accs)}) | - |"
         )
     return "\n".join(lines)
+
+
+def summarise_files(paths: list[str]) -> str:
+    """The markdown summary of one or more ``--out`` files (``--summarise FILE ...``)."""
+    rows = [json.loads(line) for p in paths for line in Path(p).read_text().splitlines() if line.strip()]
+    return summarise(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--time-limit", type=float, default=1500.0)
     ap.add_argument("--out", default="bench_lwdna.jsonl")
+    ap.add_argument("--summarise", nargs="+", metavar="FILE", help="only print the summary of earlier --out files")
     args = ap.parse_args(argv)
+    if args.summarise:
+        print(summarise_files(args.summarise))
+        return 0
     torch.set_num_threads(args.threads)
     start = time.monotonic()
     datasets = args.datasets.split(",")
