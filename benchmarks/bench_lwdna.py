@@ -4,7 +4,9 @@
         [--budgets 1.0,0.5] [--seeds 3] [--distill off|on|both] [--kd-only D:NET,...] [--kd-budgets 1.0]
         [--epochs 1] [--train-subset 500]
         [--val 300] [--test 1000] [--batch-size 64] [--warmup-epochs 0.2] [--widen 2] [--keep-ratio 0.3]
-        [--importance-batches 1] [--threads 2] [--time-limit 1500] [--out results.jsonl]
+        [--importance-batches 1] [--threads 2] [--device cpu] [--time-limit 1500] [--out results.jsonl]
+
+``--train-subset 0``, ``--val 0`` and ``--test 0`` mean the whole split.
 
 For each dataset and preset ``P`` (shaped to the dataset) and each seed:
 
@@ -54,20 +56,23 @@ CIFAR_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "c
 def load(name: str, args: argparse.Namespace):
     if name == "cifar10":
         archive = CIFAR_ARCHIVE if CIFAR_ARCHIVE.is_file() else Path("/work/shared/datasets/cifar10-jpeg.tar.xz")
-        ds = load_dataset("imagefolder", archive, val_fraction=0.02, seed=0, train_subset=args.train_subset)
+        if args.cifar_archive:
+            archive = Path(args.cifar_archive)
+        subset = args.train_subset or None  # 0 = the whole training split
+        ds = load_dataset("imagefolder", archive, val_fraction=0.02, seed=0, train_subset=subset)
         ds = dataclasses.replace(ds, name="cifar10")
     else:
-        ds = load_dataset(name, val_fraction=0.02, seed=0, train_subset=args.train_subset)
+        ds = load_dataset(name, val_fraction=0.02, seed=0, train_subset=args.train_subset or None)
     g = torch.Generator().manual_seed(0)
-    vi = torch.randperm(len(ds.val_x), generator=g)[: args.val]
-    ti = torch.randperm(len(ds.test_x), generator=g)[: args.test]
+    vi = torch.randperm(len(ds.val_x), generator=g)[: args.val or None]  # 0 = all
+    ti = torch.randperm(len(ds.test_x), generator=g)[: args.test or None]
     return dataclasses.replace(ds, val_x=ds.val_x[vi], val_y=ds.val_y[vi], test_x=ds.test_x[ti], test_y=ds.test_y[ti])
 
 
 def run_train(spec_or_model, ds, args, seed: int, hook=None) -> dict:
     r = train(spec_or_model, ds, fidelity=Fidelity(epochs=args.epochs, batch_size=args.batch_size), seed=seed,
               recipe=Recipe(warmup_epochs=args.warmup_epochs), evaluate_test=True, loss_hook=hook,
-              threads=args.threads, progress=False)
+              threads=args.threads, progress=False, device=args.device)
     return {"val_acc": r.val_acc, "test_acc": r.test_acc, "train_seconds": r.train_seconds, "model": r.model}
 
 
@@ -108,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nets", default="resnet20,mgiad-small")
     ap.add_argument("--budgets", default="1.0,0.5")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed .. first-seed + seeds - 1")
     ap.add_argument("--distill", choices=("off", "on", "both"), default="both")
     ap.add_argument("--kd-only", default="", help="restrict distilled runs to dataset:net pairs (comma list)")
     ap.add_argument("--kd-budgets", default="", help="budgets of the distilled runs (default: --budgets)")
@@ -121,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-ratio", type=float, default=0.3)
     ap.add_argument("--importance-batches", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda: training and grad-init scoring run there")
+    ap.add_argument("--cifar-archive", default="", help="path of cifar10-jpeg.tar.xz (default: ../shared/datasets)")
     ap.add_argument("--time-limit", type=float, default=1500.0)
     ap.add_argument("--out", default="bench_lwdna.jsonl")
     ap.add_argument("--summarise", nargs="+", metavar="FILE", help="only print the summary of earlier --out files")
@@ -146,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     stopped = False
     # distillation-free runs first (all seeds), then the distilled ones: a time limit cuts KD first
     for distill in distills:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for dname in datasets:
                 if dname not in loaded:
                     loaded[dname] = load(dname, args)
@@ -163,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                     parent = widen(base, args.widen)
                     if (dname, net, seed) not in scored:
                         t0 = time.perf_counter()
-                        scores = channel_importance(parent, ds, batches=args.importance_batches, seed=seed)
+                        scores = channel_importance(parent, ds, batches=args.importance_batches, seed=seed,
+                                                    device=args.device)
                         scored[(dname, net, seed)] = (scores, time.perf_counter() - t0)
                     scores, score_s = scored[(dname, net, seed)]
                     hook = teacher = None

@@ -48,6 +48,7 @@ def main() -> int:
     ap.add_argument("--train-fraction", type=float, default=0.025, help="search fidelity: share of the train split")
     ap.add_argument("--val-fraction", type=float, default=0.02)
     ap.add_argument("--pruner", default="none")
+    ap.add_argument("--batch-size", type=int, default=None, help="search and retraining batch size (default: the study's)")
     ap.add_argument("--retrain-epochs", type=int, default=1)
     ap.add_argument("--retrain-fraction", type=float, default=0.05)
     ap.add_argument("--seeds", type=int, default=3)
@@ -82,6 +83,8 @@ def main() -> int:
                 overrides = {"n_trials": args.trials, "epochs": args.epochs, "train_fraction": args.train_fraction,
                              "sampler": sampler, "pruner": args.pruner, "storage": f"sqlite:///{tmp}/{budget_text}.db",
                              "name": f"{budget_text}-{sampler}", "device": args.device, "threads": args.threads}
+                if args.batch_size:
+                    overrides["batch_size"] = args.batch_size
                 config = load_study_config(study_file, overrides)
                 config = config.replace(val_fraction=args.val_fraction)
                 if prepared is None:

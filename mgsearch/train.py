@@ -35,7 +35,14 @@ from mgsearch.data import Dataset, Normalizer, random_crop, random_flip, stratif
 from mgsearch.errors import MgsearchError, SpecError, TrainingDiverged
 from mgsearch.spec import ArchSpec
 from mgsearch.training.recipe import Fidelity, Recipe, _positive, lr_at, make_optimizer
-from mgsearch.training.runtime import accuracy, autocast, default_threads, evaluate, resolve_device
+from mgsearch.training.runtime import (
+    accuracy,
+    autocast,
+    default_threads,
+    deterministic_kernels,
+    evaluate,
+    resolve_device,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from tqdm import tqdm
@@ -181,7 +188,7 @@ def train(
     fork_devices = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
     show = sys.stderr.isatty() if progress is None else bool(progress)
     try:
-        with torch.random.fork_rng(devices=fork_devices):
+        with torch.random.fork_rng(devices=fork_devices), deterministic_kernels(dev):
             torch.manual_seed(seed)
             return _train(spec_or_model, dataset, fidelity, recipe, seed, dev, on_epoch, evaluate_test,
                           loss_hook, show, channels_last)

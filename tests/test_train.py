@@ -258,6 +258,26 @@ def test_cuda_bf16_channels_last(tiny):
     assert r.device.startswith("cuda") and r.val_acc >= 0.6 and math.isfinite(r.history[-1]["loss"])
 
 
+@pytest.mark.gpu
+def test_cuda_same_seed_same_metrics(tiny):
+    spec = small_spec(tiny)
+    a, b = (train(spec, tiny, fidelity=Fidelity(epochs=2, batch_size=16), recipe=FAST, device="cuda", seed=3,
+                  progress=False) for _ in range(2))
+    assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
+    assert a.val_acc == b.val_acc
+    assert torch.backends.cudnn.deterministic is False  # restored after training
+
+
+@pytest.mark.gpu
+def test_cuda_uneven_last_batch(tiny):
+    # a final short batch is trained; a final batch of one image is dropped (BatchNorm needs two)
+    n = tiny.train_x.shape[0]
+    r = train(small_spec(tiny), tiny, fidelity=Fidelity(epochs=1, batch_size=7), recipe=FAST, device="cuda",
+              progress=False)
+    assert math.isfinite(r.history[-1]["loss"])
+    assert r.history[-1]["images"] == (n - 1 if n % 7 == 1 else n)
+
+
 @pytest.mark.slow
 def test_fashion_mnist_short_run_beats_chance(fashion_mnist_available):
     ds = load_dataset("fashion-mnist", train_subset=5000, val_fraction=0.05)

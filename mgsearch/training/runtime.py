@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -10,7 +12,7 @@ from torch import nn
 from mgsearch.data import Dataset, Normalizer
 from mgsearch.errors import ConfigError
 
-__all__ = ["resolve_device", "default_threads", "autocast", "evaluate", "accuracy"]
+__all__ = ["resolve_device", "default_threads", "autocast", "deterministic_kernels", "evaluate", "accuracy"]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -43,6 +45,25 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def deterministic_kernels(device: torch.device) -> Iterator[None]:
+    """On CUDA, make cuDNN pick deterministic convolution algorithms (no autotuning) for the block.
+
+    Same seed + same device must give the same metrics; cuDNN's default backward-weight algorithms
+    may accumulate with atomics in a varying order. The previous settings are restored afterwards.
+    On CPU this does nothing (oneDNN's kernels are deterministic for a fixed thread count).
+    """
+    if device.type != "cuda":
+        yield
+        return
+    before = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before
 
 
 def autocast(device: torch.device):

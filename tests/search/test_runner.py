@@ -118,3 +118,14 @@ def test_storage_errors_never_show_the_password():
     message = str(info.value)
     assert "hunter2secret" not in message and "\n" not in message
     assert "127.0.0.1" in message
+
+
+@pytest.mark.gpu
+def test_a_search_on_cuda_trains_there_and_records_it(write_study):
+    path = write_study(study='n_trials = 3\nsampler = "random"\npruner = "none"', budget="max_params = 100000")
+    config = load_study_config(path, {"device": "cuda"})
+    run_search(config, progress=False)
+    trials = optuna.load_study(study_name="s", storage=config.storage).get_trials()
+    trained = [t for t in trials if t.user_attrs.get("status") == "trained"]
+    assert len(trials) == 3 and trained
+    assert all(t.user_attrs["device"].startswith("cuda") for t in trained)

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# One prepared GPU session: the GPU tests and the GPU rows of the benchmarks, in a fixed time.
+#
+#   OUT=/tmp/gpu-out bash benchmarks/gpu_session.sh            # on a CUDA machine (about 9 minutes)
+#   DRY=1 OUT=/tmp/gpu-dry bash benchmarks/gpu_session.sh      # a tiny CPU rehearsal of every command
+#
+# Phase 1 (alone on the GPU): `pytest -m gpu`, then train() vs a bare loop (throughput ratio).
+# Phase 2 (concurrently, one process each, all sharing the GPU): the accuracy/time table, LW-DNA vs
+# uniform (CIFAR-10 resnet20 one process per seed, with and without distillation; Fashion-MNIST
+# resnet20; mgiad-small on both), and search quality at two budgets. Every part runs under `timeout`
+# and its benchmark's own time limit so that the whole session ends by $DEADLINE seconds; each part
+# appends its finished runs to its own file, so a part cut short still leaves what it finished.
+# Everything lands in $OUT/results.tgz (plus session.log); phase-2 wall times are taken while up to
+# eight processes share one GPU, so they are upper bounds, not solo timings.
+#
+# Optional inputs, carried next to the repository root when the machine lacks them:
+#   .whl/      Python wheels (optuna and its dependencies) installed into /tmp/site;
+#   .devdata/  cifar10-jpeg.tar.xz and the Fashion-MNIST *.gz files.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+OUT=${OUT:-/tmp/gpu-out}
+WORK=${WORK:-/tmp/gpu-work}
+DEADLINE=${DEADLINE:-555}
+START=$(date +%s)
+mkdir -p "$OUT" "$WORK"
+export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2 MGSEARCH_CACHE_DIR=${MGSEARCH_CACHE_DIR:-/tmp/mgsearch-cache}
+
+elapsed() { echo $(( $(date +%s) - START )); }
+left() { local l=$(( DEADLINE - $(elapsed) )); [ "$l" -gt 1 ] && echo "$l" || echo 1; }
+log() { echo "[$(elapsed)s] $*" | tee -a "$WORK/session.log"; }
+finish() {
+    log "done"
+    cp "$WORK/session.log" "$OUT/" 2>/dev/null
+    tar -czf "$OUT/results.tgz" -C "$WORK" . 2>/dev/null
+}
+trap finish EXIT
+
+if [ "${DRY:-0}" = "1" ]; then
+    DEV=cpu; TABLE_EPOCHS=1; TABLE_FRACTION=0.01; LW_EPOCHS=1; LW_SUBSET=256; LW_VAL=100; LW_TEST=200
+    MGIAD_EPOCHS=1; SQ_TRIALS=2; SQ_FRACTION=0.01; SQ_RETRAIN_EPOCHS=1; SQ_RETRAIN_FRACTION=0.01; TP_IMAGES=256
+    TP_REPEATS=1; BATCH=64; SQ_BATCH=64; SQ_SEEDS=1
+else
+    DEV=cuda; TABLE_EPOCHS=1,5,15; TABLE_FRACTION=1.0; LW_EPOCHS=15; LW_SUBSET=0; LW_VAL=0; LW_TEST=0
+    MGIAD_EPOCHS=10; SQ_TRIALS=20; SQ_FRACTION=0.2; SQ_RETRAIN_EPOCHS=12; SQ_RETRAIN_FRACTION=1.0; TP_IMAGES=12800
+    TP_REPEATS=5; BATCH=512; SQ_BATCH=256; SQ_SEEDS=3
+fi
+
+# ---------------------------------------------------------------------------------------------- set-up
+if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+        .whl/*.whl && export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$REPO
+if [ -d .devdata ]; then
+    mkdir -p "$REPO/../shared/datasets" /usr/share/datasets/fashion-mnist
+    [ -f "$REPO/../shared/datasets/cifar10-jpeg.tar.xz" ] || cp .devdata/cifar10-jpeg.tar.xz "$REPO/../shared/datasets/"
+    [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || cp .devdata/*.gz /usr/share/datasets/fashion-mnist/
+fi
+CIFAR="$REPO/../shared/datasets/cifar10-jpeg.tar.xz"
+[ -f "$CIFAR" ] || CIFAR=/work/shared/datasets/cifar10-jpeg.tar.xz
+{ nvidia-smi 2>&1 | head -15; python3 -c "import sys, torch, optuna; print(sys.version.split()[0], torch.__version__, \
+torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no cuda', 'optuna', optuna.__version__)"; \
+  nproc; } > "$WORK/machine.txt" 2>&1
+log "machine: $(tail -2 "$WORK/machine.txt" | tr '\n' ' ')"
+
+# decode both datasets once into the shared cache while the GPU tests run
+python3 -c "
+from mgsearch.data import load_dataset
+load_dataset('cifar10', '$CIFAR'); load_dataset('fashion-mnist'); print('datasets cached')
+" > "$WORK/prewarm.log" 2>&1 &
+PREWARM=$!
+
+# ------------------------------------------------------------------------------------ phase 1 (alone)
+if [ "$DEV" = "cuda" ]; then
+    log "pytest -m gpu"
+    timeout 150 python3 -m pytest -p no:cacheprovider -q -m gpu -o addopts="" \
+        tests/test_train.py tests/test_cost.py tests/search/test_runner.py > "$WORK/pytest-gpu.log" 2>&1
+    log "pytest -m gpu exit $?: $(tail -1 "$WORK/pytest-gpu.log")"
+fi
+wait "$PREWARM"; log "prewarm: $(tail -1 "$WORK/prewarm.log")"
+
+log "throughput train() vs bare loop (resnet20, CIFAR-10, batch 128 and $BATCH)"
+for bs in 128 "$BATCH"; do
+    timeout 120 python3 benchmarks/bench_train.py throughput --model resnet20 --dataset cifar10 --data-root "$CIFAR" \
+        --images "$TP_IMAGES" --repeats "$TP_REPEATS" --batch-size "$bs" --device "$DEV" --threads 2 \
+        > "$WORK/throughput-bs$bs.json" 2> "$WORK/throughput-bs$bs.log"
+    log "throughput bs $bs exit $?: $(grep -E '"ratio_of_medians"|"bare_median"|"engine_median"' "$WORK/throughput-bs$bs.json" | tr -d '\n ')"
+done
+
+# ------------------------------------------------------------------------------- phase 2 (concurrent)
+log "phase 2: $(left) s left"
+LW_COMMON=(--epochs "$LW_EPOCHS" --train-subset "$LW_SUBSET" --val "$LW_VAL" --test "$LW_TEST" --batch-size "$BATCH"
+           --warmup-epochs 1 --threads 2 --device "$DEV" --cifar-archive "$CIFAR")
+pids=()
+timeout "$(left)" python3 benchmarks/bench_train.py table --models resnet20,mgiad-small \
+    --datasets fashion-mnist,cifar10 --epochs "$TABLE_EPOCHS" --train-fraction "$TABLE_FRACTION" \
+    --batch-size "$BATCH" --device "$DEV" --threads 2 --out "$WORK/table.jsonl" > "$WORK/table.log" 2>&1 &
+pids+=($!)
+for seed in 0 1 2; do
+    timeout "$(left)" python3 benchmarks/bench_lwdna.py --datasets cifar10 --nets resnet20 --budgets 1.0,0.5 \
+        --seeds 1 --first-seed "$seed" --distill both --kd-budgets 1.0 "${LW_COMMON[@]}" \
+        --time-limit $(( $(left) - 90 )) --out "$WORK/lw-c10-resnet20-s$seed.jsonl" > "$WORK/lw-c10-resnet20-s$seed.log" 2>&1 &
+    pids+=($!)
+done
+timeout "$(left)" python3 benchmarks/bench_lwdna.py --datasets fashion-mnist --nets resnet20 --budgets 1.0,0.5 \
+    --seeds 3 --distill off "${LW_COMMON[@]}" --time-limit $(( $(left) - 90 )) \
+    --out "$WORK/lw-fm-resnet20.jsonl" > "$WORK/lw-fm-resnet20.log" 2>&1 &
+pids+=($!)
+timeout "$(left)" python3 benchmarks/bench_lwdna.py --datasets cifar10,fashion-mnist --nets mgiad-small \
+    --budgets 1.0,0.5 --seeds 3 --distill off "${LW_COMMON[@]}" --epochs "$MGIAD_EPOCHS" \
+    --time-limit $(( $(left) - 120 )) --out "$WORK/lw-mgiad.jsonl" > "$WORK/lw-mgiad.log" 2>&1 &
+pids+=($!)
+for budget in 25k 50k; do
+    timeout "$(left)" python3 benchmarks/bench_search_quality.py --budgets "$budget" --trials "$SQ_TRIALS" \
+        --epochs 4 --train-fraction "$SQ_FRACTION" --val-fraction 0.1 --batch-size "$SQ_BATCH" \
+        --retrain-epochs "$SQ_RETRAIN_EPOCHS" --retrain-fraction "$SQ_RETRAIN_FRACTION" --seeds "$SQ_SEEDS" \
+        --device "$DEV" --threads 2 > "$WORK/sq-$budget.out" 2> "$WORK/sq-$budget.log" &
+    pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+log "phase 2 finished"
+
+# ---------------------------------------------------------------------------------------- summaries
+for f in "$WORK"/throughput-bs*.json; do echo "== $f"; grep -E '"(batch_size|bare_median|engine_median|ratio_of_medians|ratio_median_paired|engine_end_to_end_median)"' "$f"; done
+echo "== table"; cat "$WORK/table.jsonl" 2>/dev/null | python3 -c "
+import json, sys
+for l in sys.stdin:
+    r = json.loads(l); print(r['model'], r['dataset'], r['epochs'], r['train_images'], round(r['val_acc'], 4),
+                            round(r['test_acc'], 4), round(r['wall_seconds'], 1), round(r['images_per_second']))"
+echo "== lwdna"; python3 benchmarks/bench_lwdna.py --summarise "$WORK"/lw-*.jsonl 2>&1 | tail -30
+for b in 25k 50k; do echo "== sq $b"; tail -4 "$WORK/sq-$b.log"; grep '^|' "$WORK/sq-$b.out"; done
+echo "== pytest"; tail -5 "$WORK/pytest-gpu.log" 2>/dev/null
