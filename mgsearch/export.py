@@ -153,6 +153,21 @@ def _verify_onnx(path: Path, model: "torch.nn.Module", spec: ArchSpec, seed: int
     return worst
 
 
+def _name_batch_axis(path: Path) -> None:
+    """Call the dynamic batch axis ``batch`` in the ONNX file (the exporter names it after its symbol, e.g. s77)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    symbol = model.graph.input[0].type.tensor_type.shape.dim[0].dim_param
+    if not symbol or symbol == "batch":
+        return
+    for value in [*model.graph.input, *model.graph.output, *model.graph.value_info]:
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.dim_param == symbol:
+                dim.dim_param = "batch"
+    onnx.save(model, str(path))
+
+
 def _write_artifacts(tmp: Path, spec: ArchSpec, model: "torch.nn.Module", trained: bool, seed: int,
                      latency: bool) -> dict[str, Any]:
     import torch
@@ -176,6 +191,7 @@ def _write_artifacts(tmp: Path, spec: ArchSpec, model: "torch.nn.Module", traine
         facts["program_max_abs_diff"] = float((program.module()(x) - model(x)).abs().max())
     torch.onnx.export(program, (x,), str(tmp / ONNX_FILE), input_names=["input"], output_names=["logits"],
                       opset_version=ONNX_OPSET, dynamo=True, external_data=False, verbose=False)
+    _name_batch_axis(tmp / ONNX_FILE)
     facts["onnx_opset"] = ONNX_OPSET
     facts["onnx_max_abs_diff"] = _verify_onnx(tmp / ONNX_FILE, model, spec, seed)
     if latency:
@@ -366,7 +382,7 @@ Widths: stem {spec.stem.width}; {widths}.
 - `arch.json`: the architecture (ArchSpec JSON, `"schema": 1`).
 - `weights.safetensors`: trained weights{"" if trained else " (absent: exported without --retrain)"}.
 - `model.onnx`: ONNX, opset {meta.get("onnx_opset")}, input `input` [N, {c}, {h}, {h}] float32 normalised
-  as under "input preprocessing", output `logits` [N, {spec.num_classes}]; the batch axis is dynamic.
+  as under "input preprocessing", output `logits` [N, {spec.num_classes}]; the batch axis (named `batch`) is dynamic.
 - `model.pt2`: a `torch.export` program (`torch.export.load`).
 - `export.json`: these facts, machine-readable.
 

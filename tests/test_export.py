@@ -74,6 +74,7 @@ def check_round_trip(spec: ArchSpec, folder) -> dict:
     sess = ort.InferenceSession(str(folder / ex.ONNX_FILE), providers=["CPUExecutionProvider"])
     onnx_out = sess.run(None, {"input": x.numpy()})[0]
     assert np.abs(onnx_out - ref.numpy()).max() <= 1e-4
+    assert sess.get_inputs()[0].shape[0] == "batch" and sess.get_outputs()[0].shape[0] == "batch"
     program = torch.export.load(str(folder / ex.PROGRAM_FILE))
     with torch.no_grad():
         assert torch.allclose(program.module()(x), ref, atol=1e-5, rtol=0)
