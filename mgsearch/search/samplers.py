@@ -55,5 +55,7 @@ def make_pruner(config: StudyConfig) -> "optuna.pruners.BasePruner":
     if config.pruner == "successive-halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
     if config.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+        from mgsearch.search.pruning import TrainedTrialsOnly
+
+        return TrainedTrialsOnly(optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0))
     raise ValueError(f"unknown pruner {config.pruner!r}")
