@@ -253,7 +253,8 @@ class Objective:
             if prune:
                 step = len(history)
                 trial.report(float(val_acc), step)
-                if trial.should_prune():
+                # after the last epoch the training is paid for: the trial completes, it is never pruned
+                if step < fidelity.epochs and trial.should_prune():
                     raise optuna.TrialPruned(f"pruned after epoch {step} at val_acc={val_acc:.4f}")
 
         attrs.update(fidelity=self.config.fidelity(), seed=self.config.seed, device=self.device,

@@ -91,6 +91,26 @@ def test_pruned_trials_stop_early(write_study, monkeypatch):
             assert len(t.user_attrs["val_history"]) == 4
 
 
+def test_a_trial_is_never_pruned_after_its_last_epoch(write_study, monkeypatch):
+    started: list[int] = []
+
+    def fake_train(spec, dataset, *, fidelity, on_epoch, **kwargs):
+        late_drop = len(started) >= 5  # five good trials set the median; later ones fall at the last epoch
+        started.append(1)
+        curve = [0.95, 0.1] if late_drop else [0.9, 0.9]
+        for epoch, acc in enumerate(curve, start=1):
+            on_epoch(epoch, acc)
+        return fake_result(curve[-1], fidelity.epochs)
+
+    monkeypatch.setattr(importlib.import_module("mgsearch.train"), "train", CountingTrain(fake_train))
+    config = load_study_config(write_study(study='n_trials = 8\npruner = "median"\nsampler = "random"',
+                                           budget="max_params = 100000", fidelity="epochs = 2\nbatch_size = 32"))
+    run_search(config, progress=False)
+    trials = _load(config).get_trials()
+    assert not [t for t in trials if t.state == TrialState.PRUNED], [t.user_attrs["status"] for t in trials]
+    assert any(t.user_attrs.get("val_acc") == 0.1 for t in trials)  # the late drops completed as trained
+
+
 def test_diverged_training_is_recorded_and_the_search_goes_on(write_study, monkeypatch):
     def diverging(spec, dataset, *, fidelity, on_epoch, **kwargs):
         raise TrainingDiverged("loss became nan at epoch 1", epoch=1)

@@ -47,3 +47,16 @@ def test_the_study_files_median_pruner_is_wrapped(write_study):
     pruner = make_pruner(load_study_config(write_study(study='pruner = "median"')))
     assert isinstance(pruner, TrainedTrialsOnly)
     assert isinstance(pruner.inner, optuna.pruners.MedianPruner)
+
+
+def test_pruned_trials_count_at_the_epochs_they_reached():
+    # two finished trials at 0.9 would make 0.7 look bad; the three trials pruned at epoch 1 show
+    # that 0.7 is the median of everything that reached epoch 1
+    study = study_with(infeasible=0, trained=[{1: 0.9, 2: 0.95}, {1: 0.9, 2: 0.95}])
+    dist = {"w": IntDistribution(1, 10)}
+    for acc in (0.5, 0.6, 0.7):
+        study.add_trial(create_trial(params={"w": 3}, distributions=dist, intermediate_values={1: acc},
+                                     state=TrialState.PRUNED))
+    frozen = running_trial_reporting(study, 0.75)
+    assert bool(optuna.pruners.MedianPruner(n_startup_trials=2).prune(study, frozen)) is True
+    assert TrainedTrialsOnly(optuna.pruners.MedianPruner(n_startup_trials=2)).prune(study, frozen) is False
