@@ -159,10 +159,17 @@ class Objective:
         trial.set_user_attr("spec_hash", spec.hash)
         if "retry_of" not in attrs:
             trial.set_user_attr("first_number", trial.number)
-        earlier = self._find_earlier(trial, spec.hash)
-        if earlier is not None:
-            return self._take_duplicate(trial, earlier, attrs, t0)
-        trial.set_user_attr("training", True)  # later trials of this spec now wait for this one's result
+        while True:
+            earlier = self._find_earlier(trial, spec.hash)
+            if earlier is not None:
+                return self._take_duplicate(trial, earlier, attrs, t0)
+            trial.set_user_attr("training", True)  # later trials of this spec now wait for this one's result
+            # Deciding and announcing are two writes: a lower-numbered trial of the same spec may have
+            # published its hash in between and decided to train as well. Looking again after the
+            # announcement closes that window: the lower number trains, this one yields and waits.
+            if not self._lower_undecided_peer(trial, spec.hash):
+                break
+            trial.set_user_attr("training", False)
         return self._train(trial, spec, attrs, t0)
 
     # ------------------------------------------------------------------ pieces
@@ -209,6 +216,16 @@ class Objective:
 
             optuna.storages.fail_stale_trials(trial.study)  # its worker may have died: then it turns FAIL
             time.sleep(DUPLICATE_POLL_S)  # another worker trains this spec: wait for its result
+
+    def _lower_undecided_peer(self, trial: "optuna.Trial", spec_hash: str) -> bool:
+        """Whether a lower-numbered running trial of the same spec has no result yet."""
+        from optuna.trial import TrialState
+
+        return any(
+            t.number < trial.number and t.state == TrialState.RUNNING and t.user_attrs.get("spec_hash") == spec_hash
+            and t.user_attrs.get("status") is None
+            for t in trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        )
 
     def _take_duplicate(self, trial: "optuna.Trial", earlier: Any, attrs: dict[str, Any], t0: float) -> Any:
         import optuna

@@ -207,3 +207,36 @@ def test_a_trial_beyond_n_trials_fails_without_running(write_study):
     with pytest.raises(SurplusTrial):
         objective(study.ask())
     assert study.trials[1].user_attrs["status"] == "failed"
+
+
+def test_two_trials_that_decide_to_train_one_spec_at_once_train_it_once(write_study, monkeypatch):
+    # The race: trial B looks for an earlier trial of its spec and finds none; before B announces
+    # that it trains, trial A (lower number) publishes the same spec. B must notice after announcing,
+    # yield to A and take A's result.
+    config = load_study_config(write_study(study="n_trials = 4", budget="max_params = 100000"))
+    dataset, space, device = prepare(config)
+    study = open_study(optuna.storages.InMemoryStorage(), config, dataset, create=True, seed=0)
+    spec = space.min_spec()
+    trained: list[int] = []
+    objective = Objective(config=config, space=space, dataset=dataset, device=device,
+                          train_fn=lambda *a, **k: trained.append(1) or fake_result(0.5, config.epochs))
+    a, b = study.ask(), study.ask()
+    a.set_user_attr("spec_hash", spec.hash)  # A is still deciding: running, no status
+    calls = {"n": 0}
+    real_find = Objective._find_earlier
+
+    def racing_find(self, trial, spec_hash):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return None  # B looked before A published (simulated)
+        assert trial.user_attrs.get("training") is False  # B withdrew its announcement
+        a.set_user_attr("status", "trained")  # A trains and finishes
+        a.set_user_attr("val_acc", 0.75)
+        study.tell(a, 0.75)
+        return real_find(self, trial, spec_hash)
+
+    monkeypatch.setattr(Objective, "_find_earlier", racing_find)
+    assert objective._evaluate(b, spec, {"strategy": "direct"}, time.perf_counter()) == 0.75
+    frozen_b = study.trials[b.number]
+    assert trained == [] and frozen_b.user_attrs["status"] == "duplicate"
+    assert frozen_b.user_attrs["duplicate_of"] == a.number
