@@ -16,6 +16,11 @@
 # Optional inputs, carried next to the repository root when the machine lacks them:
 #   .whl/      Python wheels (optuna and its dependencies) installed into /tmp/site;
 #   .devdata/  cifar10-jpeg.tar.xz and the Fashion-MNIST *.gz files.
+# Prepared on the development machine (both folders listed in .git/info/exclude), for a Python 3.12 GPU image:
+#   mkdir -p .devdata && cp /usr/share/datasets/fashion-mnist/*.gz ../shared/datasets/cifar10-jpeg.tar.xz .devdata/
+#   pip download -d .whl --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
+#       optuna==5.0.0 sqlalchemy==2.1.9 alembic==1.20.1 Mako==1.4.3 colorlog==6.12.0 greenlet==3.5.6
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
