@@ -54,15 +54,16 @@ CIFAR_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "c
 
 
 def load(name: str, args: argparse.Namespace):
+    subset = args.train_subset or None  # 0 = the whole training split
     if name == "cifar10":
-        archive = CIFAR_ARCHIVE if CIFAR_ARCHIVE.is_file() else Path("/work/shared/datasets/cifar10-jpeg.tar.xz")
         if args.cifar_archive:
             archive = Path(args.cifar_archive)
-        subset = args.train_subset or None  # 0 = the whole training split
+        else:
+            archive = CIFAR_ARCHIVE if CIFAR_ARCHIVE.is_file() else Path("/work/shared/datasets/cifar10-jpeg.tar.xz")
         ds = load_dataset("imagefolder", archive, val_fraction=0.02, seed=0, train_subset=subset)
         ds = dataclasses.replace(ds, name="cifar10")
     else:
-        ds = load_dataset(name, val_fraction=0.02, seed=0, train_subset=args.train_subset or None)
+        ds = load_dataset(name, val_fraction=0.02, seed=0, train_subset=subset)
     g = torch.Generator().manual_seed(0)
     vi = torch.randperm(len(ds.val_x), generator=g)[: args.val or None]  # 0 = all
     ti = torch.randperm(len(ds.test_x), generator=g)[: args.test or None]

@@ -37,6 +37,7 @@ import mgsearch  # noqa: E402
 from mgsearch.data import load_dataset  # noqa: E402
 from mgsearch.presets import resolve_spec  # noqa: E402
 from mgsearch.train import Fidelity, Recipe, train  # noqa: E402
+from mgsearch.training.runtime import autocast  # noqa: E402
 
 
 def cifar10_root() -> str | None:
@@ -88,7 +89,6 @@ def bare_loop(spec, ds, batch_size: int, seed: int, threads: int, device: str = 
     ar = torch.arange(size, device=dev)
     bidx = torch.arange(batch_size, device=dev)[:, None, None, None]
     cidx = torch.arange(c, device=dev)[None, :, None, None]
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
     if cuda:
         torch.cuda.synchronize(dev)
     t0 = time.perf_counter()
@@ -102,7 +102,7 @@ def bare_loop(spec, ds, batch_size: int, seed: int, threads: int, device: str = 
             coin = torch.rand(batch_size, generator=gen, device=dev) < 0.5
             xb = torch.where(coin[:, None, None, None], xb.flip(3), xb)
         xb = (xb * scale + shift).contiguous(memory_format=torch.channels_last)
-        with amp:
+        with autocast(dev):  # bf16 on CUDA, off on CPU, as train() does
             loss = F.cross_entropy(model(xb), y[idx], label_smoothing=0.1)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -222,8 +222,7 @@ class Objective:
         from optuna.trial import TrialState
 
         return any(
-            t.number < trial.number and t.state == TrialState.RUNNING and t.user_attrs.get("spec_hash") == spec_hash
-            and t.user_attrs.get("status") is None
+            t.number < trial.number and t.user_attrs.get("spec_hash") == spec_hash and t.user_attrs.get("status") is None
             for t in trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         )
 
