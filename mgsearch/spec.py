@@ -34,9 +34,6 @@ from mgsearch.errors import SpecError
 
 __all__ = [
     "SCHEMA_VERSION",
-    "FAMILIES",
-    "RESNET_LIKE",
-    "MGNET_LIKE",
     "Block",
     "Stage",
     "Stem",
@@ -49,14 +46,25 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-RESNET_LIKE = ("resnet", "mgic", "dacnn")
-MGNET_LIKE = ("mgnet", "mgiad")
-FAMILIES = RESNET_LIKE + MGNET_LIKE
-#: families whose stages may use MGIC convs (``group_size`` not None)
-MGIC_FAMILIES = ("mgic", "mgiad")
-#: families whose stages may share weights (``share`` > 1)
-SHARING_FAMILIES = ("mgic", "dacnn", "mgnet", "mgiad")
 MAX_WIDTH = 65536
+
+
+def _registry() -> Any:
+    """:mod:`mgsearch.families.registry`, imported lazily: families sit above spec, and asking their
+    registry is the one allowed upward path (the registry imports nothing heavy)."""
+    from mgsearch.families import registry
+
+    return registry
+
+
+def _family(name: Any) -> Any:
+    """The registered Family called ``name``; a SpecError listing the known names otherwise."""
+    return _registry().get_family(name)
+
+
+def _families_where(flag: str) -> str:
+    """Comma-separated names of the registered families whose ``flag`` attribute is true."""
+    return ", ".join(_registry().family_names(lambda f: getattr(f, flag)))
 
 
 def _check_int(path: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> None:
@@ -280,8 +288,7 @@ def _json_ready(value: Any) -> Any:
 
 # --------------------------------------------------------------------------- validation
 def _validate(spec: ArchSpec) -> None:
-    if not isinstance(spec.family, str) or spec.family not in FAMILIES:
-        raise SpecError(f"family={spec.family!r} is unknown; known families: {', '.join(FAMILIES)}")
+    family = _family(spec.family)
     if not isinstance(spec.stem, Stem):
         raise SpecError(f"stem must be a Stem, not {type(spec.stem).__name__}")
     if not isinstance(spec.head, Head):
@@ -297,14 +304,15 @@ def _validate(spec: ArchSpec) -> None:
         if not isinstance(stage, Stage):
             raise SpecError(f"{p} must be a Stage, not {type(stage).__name__}")
         s = stage.group_size
-        if s is not None and fam not in MGIC_FAMILIES:
+        if s is not None and not family.allows_group_size:
             raise SpecError(
-                f"{p}.group_size={s} is not allowed in family {fam!r}; MGIC convs exist in: {', '.join(MGIC_FAMILIES)}"
+                f"{p}.group_size={s} is not allowed in family {fam!r}; "
+                f"MGIC convs exist in: {_families_where('allows_group_size')}"
             )
-        if stage.share != 1 and fam not in SHARING_FAMILIES:
+        if stage.share != 1 and not family.allows_sharing:
             raise SpecError(
                 f"{p}.share={stage.share} is not allowed in family {fam!r} (use 1); "
-                f"weight sharing exists in: {', '.join(SHARING_FAMILIES)}"
+                f"weight sharing exists in: {_families_where('allows_sharing')}"
             )
         if stage.share > stage.depth:
             raise SpecError(f"{p}.share={stage.share} exceeds the stage depth {stage.depth}")
@@ -322,17 +330,7 @@ def _validate(spec: ArchSpec) -> None:
                         f"{p}.blocks[{j}].inner={stage.blocks[j].inner} differs from "
                         f"{p}.blocks[{run.start}].inner={first} in one sharing run (share={stage.share})"
                     )
-        if fam in MGNET_LIKE:
-            f_width = spec.stem.width if i == 0 else stage.blocks[0].inner
-            where = "stem.width" if i == 0 else f"{p}.blocks[0].inner"
-            for j, block in enumerate(stage.blocks):
-                if block.inner != f_width:
-                    raise SpecError(
-                        f"{p}.blocks[{j}].inner={block.inner} differs from {where}={f_width}: "
-                        f"in family {fam!r} the data f has one width per level"
-                    )
-            if i == 0 and s is not None and spec.stem.width % s:
-                raise SpecError(f"stem.width={spec.stem.width} is not a multiple of stages[0].group_size={s}")
+    family.validate(spec)  # the family's own rules (e.g. the MgNet f-width ties)
     size = spec.input_size
     for i, stage in enumerate(spec.stages):
         size = (size - 1) // stage.stride + 1
@@ -358,34 +356,12 @@ class WidthSlot:
 
 
 def width_slots(spec: ArchSpec) -> tuple[WidthSlot, ...]:
-    """The independent widths of ``spec`` with ties applied, in a fixed order.
+    """The independent widths of ``spec`` with ties applied, in a fixed order (asks its family).
 
     Ties: one value per residual stream (``stages[i].width``); blocks of one sharing run share one
     inner width; in MgNet families ``f`` has one width per level and level 0's equals the stem's.
     """
-    slots: list[WidthSlot] = []
-    mgnet = spec.family in MGNET_LIKE
-    if mgnet:
-        s0 = spec.stages[0].group_size or 1
-        paths = ("stem.width",) + tuple(f"stages[0].blocks[{j}].inner" for j in range(spec.stages[0].depth))
-        slots.append(WidthSlot("stem+stages[0].f", "stem", paths, spec.stem.width, s0))
-    else:
-        slots.append(WidthSlot("stem", "stem", ("stem.width",), spec.stem.width, 1))
-    for i, stage in enumerate(spec.stages):
-        m = stage.group_size or 1
-        slots.append(WidthSlot(f"stages[{i}].width", "stage", (f"stages[{i}].width",), stage.width, m))
-        if mgnet:
-            if i > 0:
-                paths = tuple(f"stages[{i}].blocks[{j}].inner" for j in range(stage.depth))
-                slots.append(WidthSlot(f"stages[{i}].f", "inner", paths, stage.blocks[0].inner, m))
-            continue
-        for run in sharing_runs(stage):
-            paths = tuple(f"stages[{i}].blocks[{j}].inner" for j in run)
-            name = f"stages[{i}].blocks[{run.start}].inner" if len(run) == 1 else (
-                f"stages[{i}].blocks[{run.start}:{run.stop}].inner"
-            )
-            slots.append(WidthSlot(name, "inner", paths, stage.blocks[run.start].inner, m))
-    return tuple(slots)
+    return _family(spec.family).width_slots(spec)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -430,9 +406,7 @@ def _build(path: str, cls: type, kwargs: dict[str, Any]) -> Any:
 
 def _parse_spec(data: Any) -> ArchSpec:
     data = _require_mapping("", data)
-    family = data.get("family")
-    if not isinstance(family, str) or family not in FAMILIES:
-        raise SpecError(f"family={family!r} is unknown; known families: {', '.join(FAMILIES)}")
+    _family(data.get("family"))
     _check_keys("", data, ArchSpec, extra=("schema",))
     schema = data.get("schema", SCHEMA_VERSION)
     if schema != SCHEMA_VERSION:
@@ -509,7 +483,7 @@ def _object_schema(cls: type) -> dict[str, Any]:
 def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of the ArchSpec format, generated from the dataclasses."""
     root = _object_schema(ArchSpec)
-    root["properties"]["family"]["enum"] = list(FAMILIES)
+    root["properties"]["family"]["enum"] = list(_registry().family_names())
     root["properties"]["schema"] = {"const": SCHEMA_VERSION, "description": "format version"}
     root["properties"]["stages"]["items"] = {"$ref": "#/$defs/Stage"}
     defs = {name: _object_schema(cls) for name, cls in (("Stem", Stem), ("Head", Head), ("Block", Block), ("Stage", Stage))}

@@ -4,7 +4,7 @@ One generator, :func:`random_spec`, draws through a tiny chooser protocol (``int
 ``choice(options)``), so the same code serves hypothesis (:func:`specs`, which shrinks well) and
 reproducible scripts (:func:`seeded_specs`, used by ``benchmarks/bench_cost.py``).
 
-Coverage: all five families, dense and MGIC stages (group sizes 2..16), sharing runs of every
+Coverage: every registered family (asked for its rules: group sizes, sharing, tied widths), dense and MGIC stages (group sizes 2..16), sharing runs of every
 length, stride 1/2 (also on stage 0), widening, narrowing (projection shortcuts) and equal-width
 stages, in_channels 1/3, input sizes 28/32, dropout on/off, 1-3 stages of 1-3 blocks.
 """
@@ -16,7 +16,8 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from hypothesis import strategies as st
 
-from mgsearch.spec import FAMILIES, MGIC_FAMILIES, MGNET_LIKE, SHARING_FAMILIES, ArchSpec, Block, Head, Stage, Stem
+from mgsearch.families import family_names, get_family
+from mgsearch.spec import ArchSpec, Block, Head, Stage, Stem
 
 __all__ = ["random_spec", "specs", "seeded_specs", "RandomChooser"]
 
@@ -60,35 +61,34 @@ def random_spec(
     c: Chooser, family: str | None = None, *, max_width: int = 48, max_stages: int = 3, max_depth: int = 3
 ) -> ArchSpec:
     """One random valid spec (widths <= ``max_width`` unless a group size forces more)."""
-    fam = family or c.choice(FAMILIES)
-    mgnet = fam in MGNET_LIKE
+    name = family or c.choice(family_names())
+    fam = get_family(name)
+    tied = fam.knobs.stem_is_first_inner  # stage 0's inner is the stem width
     n_stages = c.integer(1, max_stages)
     stages: list[Stage] = []
     stem_width = 0
     for i in range(n_stages):
-        s = c.choice((None,) + GROUP_SIZES) if fam in MGIC_FAMILIES else None
+        s = c.choice((None,) + GROUP_SIZES) if fam.allows_group_size else None
         m = s or 1
         depth = c.integer(1, max_depth)
-        share = c.integer(1, depth) if fam in SHARING_FAMILIES else 1
+        share = c.integer(1, depth) if fam.allows_sharing else 1
         stride = c.choice((1, 1, 2)) if i == 0 else c.choice((1, 2, 2))
         width = _width(c, m, max_width)
-        if mgnet:
-            if i == 0:
-                stem_width = _width(c, m, max_width)
-                f = stem_width
-            else:
-                f = _width(c, m, max_width)
-            inners = [f] * depth
+        if tied and i == 0:
+            stem_width = _width(c, m, max_width)
+            inners = [stem_width] * depth
+        elif not fam.knobs.per_layer_inner:
+            inners = [_width(c, m, max_width)] * depth
         else:
             inners = []
             for j in range(depth):
                 inners.append(inners[-1] if j % share else _width(c, m, max_width))
         stages.append(Stage(width=width, blocks=tuple(Block(inner=w) for w in inners), stride=stride,
                             group_size=s, share=share))
-    if not mgnet:
+    if not tied:
         stem_width = c.integer(1, max_width)
     return ArchSpec(
-        family=fam, stem=Stem(width=stem_width), stages=tuple(stages),
+        family=name, stem=Stem(width=stem_width), stages=tuple(stages),
         in_channels=c.choice((1, 3)), num_classes=c.integer(2, 12), input_size=c.choice((28, 32)),
         head=Head(dropout=c.choice((0.0, 0.0, 0.25))),
     )
@@ -105,7 +105,8 @@ def specs(family: str | None = None, **kwargs: Any) -> st.SearchStrategy[ArchSpe
 
 
 def seeded_specs(n: int, seed: int = 0, family: str | None = None, **kwargs: Any) -> Iterator[ArchSpec]:
-    """``n`` reproducible random specs (families in turn unless ``family`` is given)."""
+    """``n`` reproducible random specs (registered families in turn unless ``family`` is given)."""
     chooser = RandomChooser(random.Random(seed))
+    names = family_names()
     for k in range(n):
-        yield random_spec(chooser, family or FAMILIES[k % len(FAMILIES)], **kwargs)
+        yield random_spec(chooser, family or names[k % len(names)], **kwargs)

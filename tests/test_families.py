@@ -1,5 +1,6 @@
-"""Every family: forward shape, analytic cost == built model (params) == fvcore (MACs, activations),
-channel gates, JSON identity and hashing, on presets-independent random valid specs."""
+"""Every registered family: forward shape, analytic cost == built model (params) == fvcore (MACs,
+activations), channel gates, JSON identity and hashing, on presets-independent random valid specs;
+every preset of every family builds with its golden cost (timm-style metadata check)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 
 import mgsearch
 from mgsearch.cost import cost, count_params, fvcore_counts
-from mgsearch.families import FAMILY_REGISTRY, build, complexity
+from mgsearch.families import Family, build, complexity, families, family_names, get_family
 from mgsearch.families.base import MgsearchNet
-from mgsearch.spec import FAMILIES, ArchSpec, width_slots
+from mgsearch.presets import PRESETS
+from mgsearch.spec import ArchSpec, width_slots
 from tests.strategies import seeded_specs, specs
 
 torch.set_num_threads(1)
@@ -54,7 +56,7 @@ def check_model_matches_cost(spec: ArchSpec) -> None:
         assert all(isinstance(bn, torch.nn.BatchNorm2d) and bn.num_features == slot.value for bn in gates[slot.name])
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", family_names())
 def test_random_specs_match_cost(family: str) -> None:
     @FAST
     @given(specs(family))
@@ -65,7 +67,7 @@ def test_random_specs_match_cost(family: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", family_names())
 def test_random_specs_match_cost_200(family: str) -> None:
     @SLOW
     @given(specs(family, max_width=96))
@@ -86,12 +88,24 @@ def test_json_round_trip_and_hash(spec: ArchSpec) -> None:
 
 
 def test_registry_and_public_build() -> None:
-    assert set(FAMILY_REGISTRY) == set(FAMILIES)
-    for name, module in FAMILY_REGISTRY.items():
-        assert callable(module.build) and callable(module.complexity) and module.FAMILY == name
+    assert family_names() == ("resnet", "mgic", "dacnn", "mgnet", "mgiad")
+    for family in families():
+        assert isinstance(family, Family) and get_family(family.name) is family
+        assert family.description and family.topology in ("resnet-like", "levels")
     spec = next(seeded_specs(1, seed=3, family="mgiad"))
     assert isinstance(mgsearch.build(spec), MgsearchNet)
     assert complexity(spec) == list(cost(spec).layers)
+
+
+@pytest.mark.parametrize("family", family_names())
+def test_every_family_builds_its_presets(family: str) -> None:
+    """Metadata check: each registered family has presets, and each builds with its golden cost."""
+    presets = [p for p in PRESETS.values() if p.spec.family == family]
+    assert presets, f"family {family!r} has no preset"
+    for preset in presets:
+        model = get_family(family).build(preset.spec)
+        assert isinstance(model, MgsearchNet) and model.spec == preset.spec
+        assert count_params(model) == cost(preset.spec).params == preset.params, preset.name
 
 
 def test_sharing_shares_module_objects() -> None:

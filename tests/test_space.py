@@ -14,7 +14,8 @@ import pytest
 from mgsearch.cost import cost
 from mgsearch.errors import ConfigError
 from mgsearch.space import DictChooser, RandomChooser, SearchSpace
-from mgsearch.spec import MGNET_LIKE, ArchSpec, sharing_runs
+from mgsearch.families import family_names, get_family
+from mgsearch.spec import ArchSpec, sharing_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE_FILES = sorted(glob.glob(str(ROOT / "search_spaces" / "*.toml")))
@@ -74,8 +75,8 @@ def base() -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- shipped files
 def test_one_space_per_family_is_shipped():
-    assert {"resnet", "mgic", "dacnn", "mgnet", "mgiad"} <= FAMILY_FILES
-    for name in ("resnet", "mgic", "dacnn", "mgnet", "mgiad"):
+    assert set(family_names()) <= FAMILY_FILES
+    for name in family_names():
         assert SearchSpace.from_file(ROOT / "search_spaces" / f"{name}.toml").family == name
 
 
@@ -181,7 +182,7 @@ def test_share_larger_than_depth_is_clamped_and_all_means_depth():
         assert spec.stages[1].share == spec.stages[1].depth == 2
 
 
-@pytest.mark.parametrize("family", sorted(MGNET_LIKE))
+@pytest.mark.parametrize("family", family_names(lambda f: f.topology == "levels"))
 def test_mgnet_ties(family):
     space = SearchSpace.from_file(ROOT / "search_spaces" / f"{family}.toml")
     for spec in space.sample(200, seed=11):
@@ -482,7 +483,7 @@ def _space_strategy():
     )
     return st.fixed_dictionaries(
         {
-            "family": st.sampled_from(["resnet", "mgic", "dacnn", "mgnet", "mgiad"]),
+            "family": st.sampled_from(list(family_names())),
             "stem": st.fixed_dictionaries({"width": rng(64, 64)}),
             "stages": st.lists(stage, min_size=1, max_size=3),
             "width_multiplier": st.sampled_from([1.0, [0.5, 1.0, 1.7], {"min": 0.3, "max": 2.2}]),
@@ -499,14 +500,13 @@ def test_every_valid_space_gives_valid_specs():
     @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
     @given(_space_strategy())
     def check(data):
-        from mgsearch.spec import MGNET_LIKE
-
+        family = get_family(data["family"])
         for sd in data["stages"]:  # keep most generated files legal for their family
-            if data["family"] not in ("mgic", "mgiad"):
+            if not family.allows_group_size:
                 sd["group_size"] = "none"
-            if data["family"] == "resnet":
+            if not family.allows_sharing:
                 sd["share"] = 1
-        if data["family"] in MGNET_LIKE:
+        if family.knobs.stem_is_first_inner:
             data["stages"][0].pop("inner", None)
             for sd in data["stages"]:
                 if isinstance(sd["inner"] if "inner" in sd else None, dict):

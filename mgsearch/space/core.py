@@ -11,7 +11,8 @@ from typing import Any, Iterator, Sequence
 from mgsearch.errors import ConfigError
 from mgsearch.space.choosers import Chooser, RandomChooser
 from mgsearch.space.format import FloatKnob, IntRange, ParsedSpace, StageSpace, parse_space
-from mgsearch.spec import MAX_WIDTH, MGNET_LIKE, ArchSpec, Block, Head, Stage, Stem
+from mgsearch.families.registry import get_family
+from mgsearch.spec import MAX_WIDTH, ArchSpec, Block, Head, Stage, Stem
 
 __all__ = ["SearchSpace"]
 
@@ -160,7 +161,7 @@ class SearchSpace:
     def to_spec(self, chooser: Chooser) -> ArchSpec:
         """Ask ``chooser`` for every knob value and return the (always valid) ArchSpec."""
         p = self._p
-        mgnet = p.family in MGNET_LIKE
+        tied = get_family(p.family).knobs.stem_is_first_inner  # stage 0's inner is the stem width
         mult = self._float(chooser, "width_multiplier", p.width_multiplier)
         dropout = self._float(chooser, "head.dropout", p.dropout)
         structure: list[tuple[int | None, int, int]] = []
@@ -174,9 +175,9 @@ class SearchSpace:
             structure.append((g, share, depth))
 
         g0 = structure[0][0]
-        stem_multiple = (g0 or 1) if mgnet else 1
-        stem_name = "stem.width" + (f"@{_tag(g0)}" if mgnet and len(p.stages[0].group_sizes) > 1 else "")
-        stem_w = _scale(self._width(chooser, stem_name, p.stem, stem_multiple if mgnet else None), mult, stem_multiple)
+        stem_multiple = (g0 or 1) if tied else 1
+        stem_name = "stem.width" + (f"@{_tag(g0)}" if tied and len(p.stages[0].group_sizes) > 1 else "")
+        stem_w = _scale(self._width(chooser, stem_name, p.stem, stem_multiple if tied else None), mult, stem_multiple)
 
         stages = []
         for i, (st, (g, share, depth)) in enumerate(zip(p.stages, structure)):
@@ -184,9 +185,8 @@ class SearchSpace:
             m = g or 1
             width = _scale(self._width(chooser, f"s{i}.width{sfx}", st.width, g), mult, m)
             inners: list[int] = [0] * depth
-            if mgnet:
-                f = stem_w if i == 0 else _scale(self._width(chooser, f"s{i}.inner{sfx}", st.inner, g), mult, m)
-                inners = [f] * depth
+            if tied and i == 0:
+                inners = [stem_w] * depth
             elif st.per_layer:
                 for run in _runs(depth, share):
                     v = _scale(self._width(chooser, f"s{i}.b{run.start}.inner{sfx}", st.inner, g), mult, m)
@@ -247,7 +247,7 @@ class SearchSpace:
                 names.append(f"s{i}.share")
             if not st.depth.fixed:
                 names.append(f"s{i}.depth")
-        mgnet = p.family in MGNET_LIKE
+        tied = get_family(p.family).knobs.stem_is_first_inner  # stage 0's inner is the stem width
 
         def widths(base: str, rng: IntRange | None, st: StageSpace, dense_only: bool) -> None:
             assert rng is not None
@@ -257,17 +257,16 @@ class SearchSpace:
                 if dom is not None and dom[0] != dom[1] and name not in names:
                     names.append(name)
 
-        if mgnet:
+        if tied:
             widths("stem.width", p.stem, p.stages[0], False)
         else:
             if not p.stem.fixed:
                 names.append("stem.width")
         for i, st in enumerate(p.stages):
             widths(f"s{i}.width", st.width, st, False)
-            if mgnet:
-                if i > 0:
-                    widths(f"s{i}.inner", st.inner, st, False)
-            elif st.per_layer:
+            if tied and i == 0:
+                continue  # stage 0's inner is the stem width: no knob of its own
+            if st.per_layer:
                 starts: set[int] = set()
                 for depth in range(st.depth.min, st.depth.max + 1, st.depth.step):
                     for sc in st.shares:

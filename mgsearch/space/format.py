@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping, NoReturn, Sequence
 
 from mgsearch.errors import ConfigError
-from mgsearch.spec import FAMILIES, MAX_WIDTH, MGIC_FAMILIES, MGNET_LIKE, SHARING_FAMILIES
+from mgsearch.families.registry import family_names, get_family
+from mgsearch.spec import MAX_WIDTH
 
 __all__ = ["IntRange", "FloatKnob", "StageSpace", "ParsedSpace", "parse_space", "MAX_DEPTH", "MAX_MULTIPLIER"]
 
@@ -115,7 +116,7 @@ class StageSpace:
     stride: int
     depth: IntRange
     width: IntRange
-    inner: IntRange | None  # None only for level 0 of mgnet / mgiad (f0 is the stem width)
+    inner: IntRange | None  # None only for stage 0 of a family whose knobs.stem_is_first_inner (MgNet)
     per_layer: bool
     group_sizes: tuple[int | None, ...]
     shares: tuple[int | str, ...]  # ints >= 1 and/or "all"
@@ -279,10 +280,10 @@ def parse_space(data: Any, source: str) -> ParsedSpace:
         raise ConfigError(f"{source}: the space must be a table of keys, not {_type_name(data)}")
     r.table("", data, _TOP_KEYS)
     if "family" not in data:
-        r.missing("family", f"one of {', '.join(FAMILIES)}")
+        r.missing("family", f"one of {', '.join(family_names())}")
     family = data["family"]
-    if not isinstance(family, str) or family not in FAMILIES:
-        r.fail("family", family, f"is unknown; allowed: {', '.join(FAMILIES)}")
+    if not isinstance(family, str) or family not in family_names():
+        r.fail("family", family, f"is unknown; allowed: {', '.join(family_names())}")
     description = data.get("description", "")
     if not isinstance(description, str):
         r.fail("description", description, f"must be a string, not {_type_name(description)}")
@@ -306,7 +307,7 @@ def parse_space(data: Any, source: str) -> ParsedSpace:
     stages_data = data["stages"]
     if not isinstance(stages_data, list) or not stages_data:
         r.fail("stages", stages_data, "must be a non-empty list of [[stages]] tables")
-    mgnet = family in MGNET_LIKE
+    stem_is_first_inner = get_family(family).knobs.stem_is_first_inner
     stages = tuple(_parse_stage(r, f"stages[{i}]", sd, family, i) for i, sd in enumerate(stages_data))
 
     # group sizes must divide at least one value of every width range they govern
@@ -315,7 +316,7 @@ def parse_space(data: Any, source: str) -> ParsedSpace:
         governed = [(f"{p}.width", st.width)]
         if st.inner is not None:
             governed.append((f"{p}.inner", st.inner))
-        if i == 0 and mgnet:
+        if i == 0 and stem_is_first_inner:
             governed.append(("stem.width", stem))
         for g in st.group_sizes:
             if g is None:
@@ -339,7 +340,7 @@ def parse_space(data: Any, source: str) -> ParsedSpace:
 
 def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageSpace:
     sd = r.table(p, sd, _STAGE_KEYS)
-    mgnet = family in MGNET_LIKE
+    fam = get_family(family)
     stride = sd.get("stride", 1)
     if isinstance(stride, bool) or stride not in (1, 2):
         r.fail(f"{p}.stride", stride, "must be 1 or 2")
@@ -351,8 +352,8 @@ def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageS
     width = r.int_range(f"{p}.width", sd["width"], minimum=1, maximum=MAX_WIDTH)
 
     inner: IntRange | None = None
-    per_layer = not mgnet
-    if mgnet and index == 0:
+    per_layer = fam.knobs.per_layer_inner
+    if fam.knobs.stem_is_first_inner and index == 0:
         if "inner" in sd:
             r.fail(
                 f"{p}.inner", sd["inner"],
@@ -367,7 +368,7 @@ def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageS
             pl = raw["per_layer"]
             if not isinstance(pl, bool):
                 r.fail(f"{p}.inner.per_layer", pl, f"must be true or false, not {_type_name(pl)}")
-            if pl and mgnet:
+            if pl and not fam.knobs.per_layer_inner:
                 r.fail(
                     f"{p}.inner.per_layer", pl,
                     f"is not allowed in family {family!r}: f has one width per level (use false)",
@@ -386,11 +387,9 @@ def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageS
             continue
         if isinstance(g, bool) or not isinstance(g, int) or g < 2 or g % 2:
             r.fail(where, g, 'must be an even integer >= 2 or "none"')
-        if family not in MGIC_FAMILIES:
-            r.fail(
-                where, g,
-                f'is not allowed in family {family!r}; MGIC group sizes exist in {", ".join(MGIC_FAMILIES)} (use "none")',
-            )
+        if not fam.allows_group_size:
+            allowed = ", ".join(family_names(lambda f: f.allows_group_size))
+            r.fail(where, g, f'is not allowed in family {family!r}; MGIC group sizes exist in {allowed} (use "none")')
         group_sizes.append(g)
     if len(set(group_sizes)) != len(group_sizes):
         r.fail(f"{p}.group_size", raw_gs, "repeats a choice; list each choice once")
@@ -404,8 +403,9 @@ def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageS
         where = f"{p}.share" if not isinstance(raw_sh, list) else f"{p}.share[{k}]"
         if s != "all" and (isinstance(s, bool) or not isinstance(s, int) or s < 1):
             r.fail(where, s, 'must be an integer >= 1 or "all" (the whole stage shares one set of weights)')
-        if s != 1 and family not in SHARING_FAMILIES:
-            r.fail(where, s, f"is not allowed in family {family!r} (use 1); weight sharing exists in {', '.join(SHARING_FAMILIES)}")
+        if s != 1 and not fam.allows_sharing:
+            allowed = ", ".join(family_names(lambda f: f.allows_sharing))
+            r.fail(where, s, f"is not allowed in family {family!r} (use 1); weight sharing exists in {allowed}")
         shares.append(s)
     if len(set(shares)) != len(shares):
         r.fail(f"{p}.share", raw_sh, "repeats a choice; list each choice once")

@@ -1,4 +1,4 @@
-"""torch modules of the ResNet-like families (see :mod:`mgsearch.families.resnet_like`)."""
+"""torch modules of the ResNet-like families (their analytic twin: :mod:`mgsearch.families.residual.complexity`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from mgsearch.families.base import ClassifierHead, MgsearchNet
-from mgsearch.families.resnet_like import shortcut_kind
+from mgsearch.families.residual.complexity import shortcut_kind
 from mgsearch.layers.conv import conv3x3, conv_bn_act, init_weights
 from mgsearch.layers.sharing import share_by_runs
 from mgsearch.layers.shortcut import PadShortcut, ProjectionShortcut

@@ -1,4 +1,4 @@
-"""torch modules of the MgNet-like families (see :mod:`mgsearch.families.mgnet_like`)."""
+"""torch modules of the MgNet families (their analytic twin: :mod:`mgsearch.families.mgnet.complexity`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mgsearch.families.base import ClassifierHead, MgsearchNet
-from mgsearch.families.mgnet_like import a_applications, b_owners, f_width
+from mgsearch.families.mgnet.complexity import a_applications, b_owners, f_width
 from mgsearch.layers.conv import Conv2d, conv3x3, init_weights
 from mgsearch.spec import ArchSpec
 

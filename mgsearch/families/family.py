@@ -1,0 +1,103 @@
+"""The :class:`Family` protocol: everything mgsearch knows about one architecture family.
+
+A family is an object, registered by name (:mod:`mgsearch.families.registry`); the rest of the
+engine asks it questions instead of switching on the family's name:
+
+* what a spec of it may hold (``allows_group_size``, ``allows_sharing``, :meth:`Family.validate`),
+* which widths of a spec are independent (:meth:`Family.width_slots`, with ties and rounding),
+* what a search space of it may ask for (:attr:`Family.knobs`),
+* what a spec of it costs without building it (:meth:`Family.complexity`, pycls style: the
+  per-layer rows, the fold of its blocks' rows) and the network itself (:meth:`Family.build`,
+  which is the only member that imports torch).
+
+The two topologies (:mod:`mgsearch.families.topology`) implement validation, width slots and knobs;
+a concrete family adds its complexity and build. This module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mgsearch.families.base import MgsearchNet
+    from mgsearch.layers.accounting import LayerCost
+    from mgsearch.spec import ArchSpec, WidthSlot
+
+__all__ = ["Family", "SpaceKnobs", "RESNET_LIKE", "LEVELS"]
+
+#: topology of the ResNet-like families: a residual stream per stage (``stage.width``), and per block
+#: its own free width (``block.inner``)
+RESNET_LIKE = "resnet-like"
+#: topology of the MgNet families: stages are grid levels holding a solution ``u`` (``stage.width``)
+#: and data ``f`` (``block.inner``: one width per level; level 0's is the stem width)
+LEVELS = "levels"
+
+
+@dataclass(frozen=True)
+class SpaceKnobs:
+    """What a search-space file of a family may ask for, beyond group sizes and sharing.
+
+    ``per_layer_inner``: a stage's ``inner`` may be chosen per block (per sharing run) with
+    ``inner.per_layer = true`` (the default then); when false, a stage has one inner width.
+    ``stem_is_first_inner``: stage 0 has no ``inner`` knob: its blocks' inner width is the stem
+    width, which is then a multiple of stage 0's group size.
+    """
+
+    per_layer_inner: bool
+    stem_is_first_inner: bool
+
+
+class Family(ABC):
+    """One architecture family (or block variant of one): its rules, cost and network.
+
+    Subclass a topology base (:class:`~mgsearch.families.topology.ResNetLikeFamily` or
+    :class:`~mgsearch.families.topology.LevelsFamily`), implement :meth:`complexity` and
+    :meth:`build`, and register an instance with
+    :func:`~mgsearch.families.registry.register_family`.
+
+    Members:
+
+    * ``name``: the spec's ``family`` value (the registry key); ``description``: one line;
+    * ``topology``: :data:`RESNET_LIKE` or :data:`LEVELS` (what ``stage.width`` / ``block.inner`` mean);
+    * ``allows_group_size``: stages may use MGIC convs (``group_size`` not None);
+    * ``allows_sharing``: stages may share conv weights (``share`` > 1);
+    * ``knobs``: the search-space knobs of the topology (:class:`SpaceKnobs`);
+    * :meth:`validate`, :meth:`width_slots`, :meth:`complexity`, :meth:`build`.
+    """
+
+    topology: str
+    knobs: SpaceKnobs
+
+    def __init__(
+        self, *, name: str, description: str, allows_group_size: bool = False, allows_sharing: bool = False
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.allows_group_size = allows_group_size
+        self.allows_sharing = allows_sharing
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    def validate(self, spec: "ArchSpec") -> None:
+        """Family-specific rules, after the generic checks of :class:`~mgsearch.spec.ArchSpec`
+        (field types and ranges, group sizes and sharing allowed by the flags above, widths that are
+        multiples of the group size, equal inner widths in a sharing run). Raise
+        :class:`~mgsearch.errors.SpecError` naming the field path and the values. Default: no rule."""
+
+    @abstractmethod
+    def width_slots(self, spec: "ArchSpec") -> tuple["WidthSlot", ...]:
+        """The independent widths of ``spec`` with their ties, in a fixed order."""
+
+    @abstractmethod
+    def complexity(self, spec: "ArchSpec") -> list["LayerCost"]:
+        """Per-layer analytic cost rows, in forward order, without building anything.
+
+        Each row's ``name`` is the module path in :meth:`build`'s network (tests check that the
+        analytic params and MACs equal the built model's)."""
+
+    @abstractmethod
+    def build(self, spec: "ArchSpec") -> "MgsearchNet":
+        """The freshly initialised network of ``spec`` (imports torch)."""
