@@ -11,6 +11,7 @@ import torch
 import mgsearch
 from mgsearch.cost import cost, count_params, fvcore_macs
 from mgsearch.errors import MgsearchError, SpecError
+from mgsearch.families import family_names
 from mgsearch.presets import PRESETS, Preset, get_preset, preset_names, resolve_spec
 
 torch.set_num_threads(1)
@@ -43,7 +44,7 @@ def test_presets_match_reported_sizes(name: str, params_m: float, macs_m: float 
 
 
 def test_preset_families_cover_all() -> None:
-    assert {p.spec.family for p in PRESETS.values()} == {"resnet", "mgic", "dacnn", "mgnet", "mgiad"}
+    assert {p.spec.family for p in PRESETS.values()} == set(family_names()) == {"resnet", "mgic", "dacnn", "mgnet", "mgiad"}
     assert preset_names() == list(PRESETS)
     assert get_preset("resnet20") is PRESETS["resnet20"].spec
 

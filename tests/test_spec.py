@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mgsearch.errors import SpecError
+from mgsearch.families import family_names, get_family
 from mgsearch.spec import (
     SCHEMA_VERSION,
     ArchSpec,
@@ -25,9 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def make(family: str = "mgic", **stage_kw) -> ArchSpec:
-    s0 = dict(width=16, blocks=(Block(16), Block(24)), stride=1, group_size=8 if family in ("mgic", "mgiad") else None)
+    fam = get_family(family)
+    s0 = dict(width=16, blocks=(Block(16), Block(24)), stride=1, group_size=8 if fam.allows_group_size else None)
     s0.update(stage_kw)
-    if family in ("mgnet", "mgiad"):
+    if fam.knobs.stem_is_first_inner:
         s0["blocks"] = (Block(16), Block(16))
         return ArchSpec(
             family=family, stem=Stem(16),
@@ -180,7 +182,7 @@ def test_errors_are_one_line():
 
 
 # ----------------------------------------------------------------------------- serialisation
-@pytest.mark.parametrize("family", ["resnet", "mgic", "dacnn", "mgnet", "mgiad"])
+@pytest.mark.parametrize("family", family_names())
 def test_json_round_trip_and_hash(family):
     spec = make(family)
     text = spec.to_json()
@@ -193,7 +195,7 @@ def test_json_round_trip_and_hash(family):
     assert hash(again) == hash(spec)
 
 
-@pytest.mark.parametrize("family", ["resnet", "mgic", "dacnn", "mgnet", "mgiad"])
+@pytest.mark.parametrize("family", family_names())
 def test_to_dict_equals_generic_dataclass_form(family):
     import dataclasses
 
@@ -227,9 +229,9 @@ def test_frozen():
 
 
 # ----------------------------------------------------------------------------- width slots
-@pytest.mark.parametrize("family", ["resnet", "mgic", "dacnn", "mgnet", "mgiad"])
+@pytest.mark.parametrize("family", family_names())
 def test_width_slots_round_trip(family):
-    spec = make(family, share=2, blocks=(Block(16), Block(16))) if family != "resnet" else make(family)
+    spec = make(family, share=2, blocks=(Block(16), Block(16))) if get_family(family).allows_sharing else make(family)
     slots = width_slots(spec)
     values = [s.value for s in slots]
     assert spec.with_slot_values(values) == spec
@@ -271,7 +273,8 @@ def test_shipped_json_schema_matches_code():
 def test_json_schema_accepts_specs_and_rejects_unknown_keys():
     jsonschema = pytest.importorskip("jsonschema")
     schema = json_schema()
-    for family in ("resnet", "mgic", "dacnn", "mgnet", "mgiad"):
+    assert schema["properties"]["family"]["enum"] == list(family_names())
+    for family in family_names():
         jsonschema.validate(make(family).to_dict(), schema)
     d = base_dict()
     d["stem"]["colour"] = 1
