@@ -14,7 +14,7 @@ import pytest
 from mgsearch.cost import cost
 from mgsearch.errors import ConfigError
 from mgsearch.space import DictChooser, RandomChooser, SearchSpace
-from mgsearch.families import family_names, get_family
+from mgsearch.families import LEVELS, family_names, get_family
 from mgsearch.spec import ArchSpec, sharing_runs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,7 +182,7 @@ def test_share_larger_than_depth_is_clamped_and_all_means_depth():
         assert spec.stages[1].share == spec.stages[1].depth == 2
 
 
-@pytest.mark.parametrize("family", family_names(lambda f: f.topology == "levels"))
+@pytest.mark.parametrize("family", family_names(lambda f: f.topology == LEVELS))
 def test_mgnet_ties(family):
     space = SearchSpace.from_file(ROOT / "search_spaces" / f"{family}.toml")
     for spec in space.sample(200, seed=11):
