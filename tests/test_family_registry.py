@@ -165,6 +165,13 @@ def test_unknown_family_lists_the_known_ones() -> None:
     with pytest.raises(TypeError, match="expects a Family"):
         register_family("toy")  # type: ignore[arg-type]
 
+    class NoTopology(Family):
+        width_slots = complexity = build = PlainFiveFamily.build
+
+    with pytest.raises(TypeError, match="must set topology"):
+        register_family(NoTopology(name="toy-no-topology", description="incomplete"))
+    assert "toy-no-topology" not in family_names()
+
 
 # ----------------------------------------------------------------------------- spec rules
 def test_validation_follows_the_family_rules() -> None:

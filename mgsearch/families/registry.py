@@ -42,11 +42,14 @@ def register_family(family: "Family") -> "Family":
     first to replace it). The built-in families are loaded first, so a name clash with one of them
     is reported here, not later.
     """
-    from mgsearch.families.family import Family
+    from mgsearch.families.family import Family, SpaceKnobs
 
     _load_builtins()
     if not isinstance(family, Family):
         raise TypeError(f"register_family expects a Family, got {type(family).__name__}")
+    topology, knobs = getattr(family, "topology", None), getattr(family, "knobs", None)
+    if not isinstance(topology, str) or not isinstance(knobs, SpaceKnobs):
+        raise TypeError(f"{family!r} must set topology (a str) and knobs (a SpaceKnobs); subclass a topology base")
     name = family.name
     if not isinstance(name, str) or not name:
         raise ValueError(f"a family's name must be a non-empty string, not {name!r}")

@@ -29,7 +29,8 @@ class BasicBlockFamily(ResNetLikeFamily):
 
 RESNET = BasicBlockFamily(
     name="resnet",
-    description="CIFAR ResNet (He et al.): basic blocks, option-A shortcuts; the dense baseline (no group_size, share=1)",
+    description="CIFAR ResNet (He et al.): basic blocks, option-A shortcuts; "
+                "the dense baseline (no group_size, share=1)",
 )
 MGIC = BasicBlockFamily(
     name="mgic",
@@ -38,6 +39,7 @@ MGIC = BasicBlockFamily(
 )
 DACNN = BasicBlockFamily(
     name="dacnn",
-    description="Deep anchored CNN: ResNet whose stages share conv weights across runs of share blocks (BN per application)",
+    description="Deep anchored CNN: ResNet whose stages share conv weights across runs of share blocks "
+                "(BN per application)",
     allows_sharing=True,
 )
