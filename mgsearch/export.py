@@ -10,14 +10,20 @@ An export folder holds::
     export.json          the same facts, machine-readable
 
 The folder appears complete or not at all: everything is written into a temporary folder next to
-the destination, which is renamed into place at the end. :func:`load` reads ``arch.json`` and
-``weights.safetensors`` only (JSON and safetensors: nothing is ever unpickled).
+the destination, which is renamed into place at the end; a failure (disk full included), Ctrl-C or
+SIGTERM removes it. ``force`` replaces only an earlier export folder (:func:`mgsearch.outputs.check_out_folder`:
+nothing in it but the files above), never a symbolic link, a folder holding anything else or the
+study's own files. A spec whose weights would not fit in memory is refused from its analytic cost,
+before anything is built (:func:`mgsearch.memory.check_weights_fit`). :func:`load` reads ``arch.json``
+and ``weights.safetensors`` only (JSON and safetensors: nothing is ever unpickled).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import errno
+import io
 import json
 import os
 import shutil
@@ -27,9 +33,11 @@ import types
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from mgsearch.errors import ExportError, MgsearchError, SpecError
+from mgsearch.memory import check_weights_fit
+from mgsearch.outputs import check_out_folder, sigterm_as_interrupt, study_inputs
 from mgsearch.spec import ArchSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,6 +54,8 @@ ONNX_FILE = "model.onnx"
 PROGRAM_FILE = "model.pt2"
 CARD_FILE = "MODEL_CARD.md"
 INFO_FILE = "export.json"
+#: every file an export folder may hold (``force`` replaces only a folder holding nothing else)
+EXPORT_FILES = frozenset({ARCH_FILE, WEIGHTS_FILE, ONNX_FILE, PROGRAM_FILE, CARD_FILE, INFO_FILE})
 #: the ONNX opset written (opset 18: supported by onnxruntime >= 1.14 and the dynamo exporter's default)
 ONNX_OPSET = 18
 #: largest allowed max-abs difference between onnxruntime's and PyTorch's outputs
@@ -90,16 +100,18 @@ def load(folder: str | Path, *, weights: bool = True, device: str = "cpu") -> "t
     Reads ``arch.json`` and ``weights.safetensors`` only (never unpickles). ``weights=False`` returns
     the freshly initialised architecture (for folders exported without training). A tampered
     ``arch.json`` raises :class:`SpecError`, a missing, truncated or mismatched weights file
-    :class:`ExportError`; each names the file.
+    :class:`ExportError`, weights holding NaN or infinity :class:`ExportError`, a spec whose
+    weights would not fit in memory :class:`~mgsearch.memory.MemoryLimitError`; each names the
+    file. The weights' spec hash and the memory need are checked before the model is built.
     """
     from safetensors import safe_open
     from safetensors.torch import load_model
 
+    from mgsearch.cost import cost
     from mgsearch.families import build
 
     folder = Path(folder)
     spec = read_spec(folder)
-    model = build(spec)
     if weights:
         wpath = folder / WEIGHTS_FILE
         if not wpath.is_file():
@@ -115,21 +127,33 @@ def load(folder: str | Path, *, weights: bool = True, device: str = "cpu") -> "t
         saved = meta.get("spec_hash")
         if saved is not None and saved != spec.hash:
             raise ExportError(
-                f"{wpath}: the weights belong to spec {saved[:12]}, but {folder / ARCH_FILE} is spec {spec.short_hash}"
+                f"{wpath}: the weights belong to spec {str(saved)[:12]}, but {folder / ARCH_FILE} is spec {spec.short_hash}"
             )
+    check_weights_fit(cost(spec).params, what=str(folder / ARCH_FILE))
+    model = build(spec)
+    if weights:
         try:
             load_model(model, str(wpath), strict=True)
         except Exception as exc:  # truncated data, missing/unexpected keys, shape mismatches
             raise ExportError(f"{wpath}: weights do not fit {folder / ARCH_FILE} ({_one_line(exc)})") from None
+        _check_finite(model, wpath)
     return model.to(device).eval()
 
 
+def _check_finite(model: "torch.nn.Module", wpath: Path) -> None:
+    """Refuse weights holding NaN or infinity, naming the file and the first such tensor."""
+    import torch
+
+    for name, t in model.state_dict().items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise ExportError(f"{wpath}: tensor {name} holds NaN or infinite values ({bad:,} of {t.numel():,}); "
+                              "the weights are damaged")
+
+
 # --------------------------------------------------------------------------- writing
-def _check_out(out: Path, force: bool) -> None:
-    if out.exists() and not force:
-        raise ExportError(f"{out}: already exists; pass --force to replace it")
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"{out}: exists and is not a folder; choose another --out")
+def _check_out(out: Path, force: bool, protect: Iterable[Path] = ()) -> None:
+    check_out_folder(out, force=force, own_names=EXPORT_FILES, protected=protect)
 
 
 def _verify_onnx(path: Path, model: "torch.nn.Module", spec: ArchSpec, seed: int) -> float:
@@ -171,13 +195,17 @@ def _name_batch_axis(path: Path) -> None:
 def _write_artifacts(tmp: Path, spec: ArchSpec, model: "torch.nn.Module", trained: bool, seed: int,
                      latency: bool) -> dict[str, Any]:
     import torch
+    from safetensors import SafetensorError
     from safetensors.torch import save_model
 
     (tmp / ARCH_FILE).write_text(spec.to_json(indent=2) + "\n", encoding="utf-8")
     facts: dict[str, Any] = {}
     if trained:
-        save_model(model, str(tmp / WEIGHTS_FILE),
-                   metadata={"format": "mgsearch-weights", "schema": str(EXPORT_FORMAT), "spec_hash": spec.hash})
+        try:
+            save_model(model, str(tmp / WEIGHTS_FILE),
+                       metadata={"format": "mgsearch-weights", "schema": str(EXPORT_FORMAT), "spec_hash": spec.hash})
+        except SafetensorError as exc:  # safetensors reports a failed write (disk full...) as its own error
+            raise OSError(errno.EIO, f"{WEIGHTS_FILE}: {_one_line(exc)}") from None
     x = torch.randn(2, spec.in_channels, spec.input_size, spec.input_size,
                     generator=torch.Generator().manual_seed(seed))
     batch = torch.export.Dim("batch", min=1, max=65536)
@@ -186,7 +214,12 @@ def _write_artifacts(tmp: Path, spec: ArchSpec, model: "torch.nn.Module", traine
     with warnings.catch_warnings():
         # torch notes tensors stored as views of one storage (shared weights); the program is checked below
         warnings.filterwarnings("ignore", message="No complete tensor found in the group")
-        torch.export.save(program, str(tmp / PROGRAM_FILE))
+        # into memory, then to disk from Python: torch's own file writer aborts the process (C++
+        # terminate) when a write fails, and a full disk must be one error line
+        buffer = io.BytesIO()
+        torch.export.save(program, buffer)
+    with open(tmp / PROGRAM_FILE, "wb") as fh:
+        fh.write(buffer.getbuffer())
     with torch.no_grad():
         facts["program_max_abs_diff"] = float((program.module()(x) - model(x)).abs().max())
     torch.onnx.export(program, (x,), str(tmp / ONNX_FILE), input_names=["input"], output_names=["logits"],
@@ -213,6 +246,7 @@ def export_model(
     force: bool = False,
     seed: int = 0,
     latency: bool = True,
+    protect: Iterable[Path] = (),
 ) -> ExportResult:
     """Write the export folder ``out`` for ``spec`` (see the module docstring).
 
@@ -221,17 +255,27 @@ def export_model(
     ONNX and torch.export graphs then carry a freshly initialised network, seeded by ``seed``, good
     for checking operator support and latency, not for predictions). ``info`` adds facts (accuracy,
     dataset, study, trial...) to the card and ``export.json``. An existing ``out`` is refused unless
-    ``force``; on any failure neither ``out`` nor a temporary folder is left behind.
+    ``force``, and even then unless it is an earlier export folder that holds none of the files in
+    ``protect`` (the study's own files); a symbolic link is always refused. On any failure,
+    Ctrl-C or SIGTERM neither ``out`` nor a temporary folder is left behind (an old ``out`` stays).
     """
+    with sigterm_as_interrupt():
+        return _export_model(spec, Path(out), model=model, info=info, force=force, seed=seed, latency=latency,
+                             protect=tuple(protect))
+
+
+def _export_model(spec: ArchSpec, out: Path, *, model: "torch.nn.Module | None", info: dict[str, Any] | None,
+                  force: bool, seed: int, latency: bool, protect: tuple[Path, ...]) -> ExportResult:
     import torch
 
     from mgsearch.cost import cost
     from mgsearch.families import build
 
-    out = Path(out)
-    _check_out(out, force)
+    _check_out(out, force, protect)
+    c = cost(spec)
     trained = model is not None
     if model is None:
+        check_weights_fit(c.params, what=f"spec {spec.short_hash}")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = build(spec)
@@ -242,7 +286,6 @@ def export_model(
     # training may leave weights in channels_last (strided) layout; safetensors, ONNX and the
     # export program want plain contiguous tensors (shared weights stay shared: .to() works in place)
     model = model.cpu().float().to(memory_format=torch.contiguous_format).eval()
-    c = cost(spec)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -276,7 +319,7 @@ def export_model(
         (tmp / INFO_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
         (tmp / CARD_FILE).write_text(model_card(spec, meta, out.name), encoding="utf-8")
         files = sorted(p.name for p in tmp.iterdir())
-        _swap_into_place(tmp, out, force)
+        _swap_into_place(tmp, out, force, protect)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError):  # disk full, quota, ...: nothing is left behind
@@ -286,15 +329,15 @@ def export_model(
     return ExportResult(path=out, spec=spec, files=files, info=meta)
 
 
-def _swap_into_place(tmp: Path, out: Path, force: bool) -> None:
-    """Rename ``tmp`` to ``out``; with ``force`` an existing ``out`` is moved aside first and
-    removed only after the new folder is in place (restored if the rename fails)."""
+def _swap_into_place(tmp: Path, out: Path, force: bool, protect: Iterable[Path] = ()) -> None:
+    """Rename ``tmp`` to ``out``; with ``force`` an existing ``out`` (checked again: it may have
+    changed while the export ran) is moved aside first and removed only after the new folder is in
+    place (restored if the rename fails)."""
     os.chmod(tmp, 0o755)
-    if not out.exists():
+    _check_out(out, force, protect)
+    if not os.path.lexists(out):
         os.rename(tmp, out)
         return
-    if not force:  # appeared while we were writing
-        raise ExportError(f"{out}: already exists; pass --force to replace it")
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
     os.rmdir(old)
     os.rename(out, old)
@@ -458,13 +501,25 @@ def export(
 
     ``retrain=True`` trains the architecture on the full training split (the validation split
     included) with the study's recipe for ``epochs`` (default: the study's) and measures test
-    accuracy; it needs the study file. Errors (unknown trial, impossible budget, existing ``out``
-    without ``force``) are one-line :class:`~mgsearch.errors.MgsearchError` s, raised before any work.
+    accuracy; it needs the study file. Errors (unknown trial, impossible budget, an ``out`` that may
+    not be written, a trial too big for memory) are one-line :class:`~mgsearch.errors.MgsearchError` s,
+    raised before any work. ``force`` never replaces the study file, its space file or database, nor
+    a folder holding them. SIGTERM is handled like Ctrl-C: nothing is left behind.
     """
+    with sigterm_as_interrupt():
+        return _export(study, Path(out), trial=trial, max_params=max_params, max_macs=max_macs,
+                       max_latency_ms=max_latency_ms, retrain=retrain, epochs=epochs, device=device, force=force,
+                       storage=storage, study_name=study_name, progress=progress)
+
+
+def _export(study: str | Path, out: Path, *, trial: int | None, max_params: float | None, max_macs: float | None,
+            max_latency_ms: float | None, retrain: bool, epochs: int | None, device: str, force: bool,
+            storage: str | None, study_name: str | None, progress: bool | None) -> ExportResult:
+    from mgsearch.cost import cost
     from mgsearch.report.analysis import best, load_study
 
-    out = Path(out)
-    _check_out(out, force)
+    protect = tuple(study_inputs(study, storage))
+    _check_out(out, force, protect)
     if retrain and not str(study).endswith(".toml"):
         raise ExportError(f"--retrain needs the study file (.toml) for its dataset and recipe, not {study}")
     data = load_study(study, study_name, storage=storage)
@@ -474,6 +529,7 @@ def export(
         rec = best(data, max_params=max_params, max_macs=max_macs, max_latency_ms=max_latency_ms)
     if rec.spec is None:
         raise ExportError(f"trial {rec.number} of study {data.name!r} stored no readable architecture (status {rec.status})")
+    check_weights_fit(cost(rec.spec).params, what=f"trial {rec.number} of study {data.name!r}")
     info: dict[str, Any] = {
         "study": data.name,
         "trial": rec.number,
@@ -490,7 +546,7 @@ def export(
     if retrain:
         model, facts = _retrain(str(study), rec.spec, epochs=epochs, device=device, progress=progress, storage=storage)
         info.update(facts)
-    return export_model(rec.spec, out, model=model, info=info, force=force)
+    return export_model(rec.spec, out, model=model, info=info, force=force, protect=protect)
 
 
 

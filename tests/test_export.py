@@ -199,7 +199,12 @@ def test_existing_folder_refused_then_forced(tmp_path, monkeypatch):
     (out / "keep.txt").write_text("mine")
     with pytest.raises(ExportError, match=r"found: already exists; pass --force to replace it"):
         ex.export_model(spec, out, latency=False)
-    assert (out / "keep.txt").read_text() == "mine"
+    # --force replaces only an earlier export folder, never one holding anything else
+    with pytest.raises(ExportError, match=r"found: holds 'keep.txt', which no export writes"):
+        ex.export_model(spec, out, force=True, latency=False)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    (out / "keep.txt").unlink()
+    (out / ex.ARCH_FILE).write_text("old")
     # --force, and the final rename fails after the old folder was moved aside: it is put back
     real_rename = ex.os.rename
 
@@ -212,10 +217,10 @@ def test_existing_folder_refused_then_forced(tmp_path, monkeypatch):
     with pytest.raises(ExportError, match=r"found: cannot write the export \(OSError\); nothing was written"):
         ex.export_model(spec, out, force=True, latency=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["found"]
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert [p.name for p in out.iterdir()] == [ex.ARCH_FILE] and (out / ex.ARCH_FILE).read_text() == "old"
     monkeypatch.setattr(ex.os, "rename", real_rename)
     ex.export_model(spec, out, force=True, latency=False)
-    assert not (out / "keep.txt").exists() and (out / ex.ARCH_FILE).exists()
+    assert (out / ex.ARCH_FILE).read_text() != "old" and (out / ex.ONNX_FILE).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["found"]
 
 

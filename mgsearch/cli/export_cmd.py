@@ -21,11 +21,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-params", metavar="N", help="with --best: parameter budget (e.g. 50k)")
     p.add_argument("--max-macs", metavar="N", help="with --best: MAC budget (e.g. 10M)")
     p.add_argument("--max-latency-ms", type=float, metavar="MS", help="with --best: latency budget (trials that measured it)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (must not exist unless --force)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output folder (must not exist unless --force; never a symbolic link)")
     p.add_argument("--retrain", action="store_true", help="train on the full training split and evaluate on test")
     p.add_argument("--epochs", type=int, metavar="E", help="with --retrain: epochs (default: the study's)")
     p.add_argument("--device", default="cpu", metavar="D", help="with --retrain: cpu, cuda, cuda:N or auto")
-    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace an earlier export folder (never one holding other files or the study's files)")
     p.add_argument("--storage", metavar="URL", help="storage URL overriding the study file's")
     p.add_argument("--study-name", metavar="NAME", help="study name overriding the study file's")
     p.set_defaults(func=run)

@@ -47,6 +47,12 @@ def test_export_best_under_budget(study_db, tmp_path, capsys):
     code, err = _cli(capsys, "export", db, "--best", "--max-params", budget, "--out", out)
     assert code != 0 and err == [f"mgsearch: error: {out}: already exists; pass --force to replace it"]
     assert [p.name for p in out.iterdir()] == ["old.txt"]
+    # --force replaces only an earlier export folder: not one holding old.txt
+    code, err = _cli(capsys, "export", db, "--best", "--max-params", budget, "--out", out, "--force")
+    assert code != 0 and err == [f"mgsearch: error: {out}: holds 'old.txt', which no export writes; --force "
+                                 "replaces only an earlier export folder (remove it yourself if you mean it)"]
+    (out / "old.txt").unlink()
+    (out / "arch.json").write_text("old")
     assert main(["export", str(db), "--best", "--max-params", str(budget), "--out", str(out), "--force"]) == 0
     assert "exported trial 1 (resnet" in capsys.readouterr().err
     assert ArchSpec.from_json((out / "arch.json").read_text()) == specs[1]
@@ -54,7 +60,6 @@ def test_export_best_under_budget(study_db, tmp_path, capsys):
     assert info["trial"] == 1 and info["study"] == "s" and info["val_acc"] == 0.7 and info["trained"] is False
     assert info["latency_ms"] > 0 and info["onnx_max_abs_diff"] <= 1e-4
     assert not (out / "weights.safetensors").exists() and (out / "model.onnx").exists()
-    assert not (out / "old.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["found"]
 
 
@@ -66,7 +71,7 @@ def test_export_trial_passes_that_trial(study_db, tmp_path, monkeypatch):
     ex = importlib.import_module("mgsearch.export")
     seen = {}
 
-    def fake_export_model(spec, out, *, model=None, info=None, force=False):
+    def fake_export_model(spec, out, *, model=None, info=None, force=False, protect=()):
         seen.update(spec=spec, out=out, model=model, info=info, force=force)
         return ex.ExportResult(path=out, spec=spec, files=["arch.json"], info={**info, "params": 1, "macs": 1})
 
