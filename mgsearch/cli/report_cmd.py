@@ -15,6 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("study", metavar="STUDY", help="study file (.toml), SQLite database file or storage URL")
     p.add_argument("--out", metavar="FILE", default=None, help="output file (default: <study>.report.html next to the study file)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing file that is not an earlier report (never a database or the study's files)")
     p.add_argument("--storage", metavar="URL", default=None, help="storage URL overriding the study file's")
     p.add_argument("--study-name", metavar="NAME", default=None, help="study name overriding the study file's")
     p.set_defaults(func=run)
@@ -33,11 +35,15 @@ def default_out(study: str) -> str:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from mgsearch.outputs import check_out_file, study_inputs
     from mgsearch.report.analysis import load_study
-    from mgsearch.report.page import write_report
+    from mgsearch.report.page import is_report, write_report
 
+    target = args.out or default_out(args.study)
+    protect = study_inputs(args.study, args.storage)
+    check_out_file(target, force=args.force, is_own=is_report, protected=protect, what="mgsearch report")  # before any work
     data = load_study(args.study, args.study_name, storage=args.storage)
-    out = write_report(data, args.out or default_out(args.study))
+    out = write_report(data, target, force=args.force, protect=protect)
     n_trained = sum(r.trained for r in data.records)
     print(f"wrote {out} ({len(data.records)} trials, {n_trained} trained, {len(data.baselines)} baselines)",
           file=sys.stderr)

@@ -5,7 +5,9 @@ file in the target folder, then a rename), so a reader never sees half a page. T
 study's name, dataset, budget, fidelity and dates at the top, the figures of
 :func:`mgsearch.report.figures.report_figures`, and a table of all trials sortable by clicking a
 column header (a few lines of inline JavaScript). Storage URLs are shown with the password removed;
-nothing else about the storage is written.
+nothing else about the storage is written. The page carries :data:`GENERATOR_META`, by which
+:func:`is_report` recognises an earlier report, the only existing file written over without ``force``
+(:func:`mgsearch.outputs.check_out_file`: never a database or the study's own files).
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from mgsearch.errors import MgsearchError
+from mgsearch.outputs import check_out_file, write_text_atomic
 from mgsearch.report.analysis import StudyData, TrialRecord, best, pareto_front, redact_url, state_counts, widths_text
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["GENERATOR_META", "is_report", "render_report", "write_report"]
+
+#: the marker in every report's <head>: an existing file carrying it is an earlier report
+GENERATOR_META = '<meta name="generator" content="mgsearch report">'
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:16px 24px;color:#222}
@@ -161,6 +164,7 @@ def render_report(data: StudyData, *, now: _dt.datetime | None = None) -> str:
     return "\n".join([
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        GENERATOR_META,
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{_CSS}</style>",
         f"<script>{plotly.offline.get_plotlyjs()}</script>",
@@ -178,26 +182,26 @@ def render_report(data: StudyData, *, now: _dt.datetime | None = None) -> str:
     ])
 
 
-def write_report(data: StudyData, out: str | Path) -> Path:
-    """Render and write the report to ``out`` atomically; returns the path written."""
-    out = Path(out)
-    if out.is_dir():
-        raise MgsearchError(f"{out}: is a folder; give a file name such as {out / 'report.html'}")
-    if not out.parent.exists():
-        raise MgsearchError(f"{out.parent}: folder does not exist")
+def is_report(path: str | Path) -> bool:
+    """Whether ``path`` is a report mgsearch wrote: :data:`GENERATOR_META` near the top, or (pages
+    written before the marker) the ``report-info`` block near the end."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+            fh.seek(0, 2)
+            fh.seek(max(fh.tell() - 65536, 0))
+            tail = fh.read()
+    except OSError:
+        return False
+    return GENERATOR_META.encode() in head or (head.startswith(b"<!DOCTYPE html>") and b'id="report-info"' in tail)
+
+
+def write_report(data: StudyData, out: str | Path, *, force: bool = False, protect: Iterable[Path] = ()) -> Path:
+    """Render and write the report to ``out`` atomically; returns the path written.
+
+    An existing ``out`` is replaced only when it is an earlier report or with ``force``; never a
+    database, a link, a FIFO or device, or one of ``protect`` (the study's own files).
+    """
     text = render_report(data)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    except OSError as exc:
-        raise MgsearchError(f"{out}: cannot write the report here ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):  # disk full, quota, ...: nothing is left behind
-            raise MgsearchError(f"{out}: cannot write the report ({exc.strerror or exc})") from None
-        raise
-    return out
+    out = check_out_file(out, force=force, is_own=is_report, protected=protect, what="mgsearch report")
+    return write_text_atomic(out, text)

@@ -117,7 +117,7 @@ def test_write_report_interrupted_while_writing_leaves_no_temp(small_study_db, t
     def fail_replace(src, dst):
         raise OSError("rename failed")
 
-    monkeypatch.setattr(page.os, "replace", fail_replace)
+    monkeypatch.setattr("os.replace", fail_replace)  # (page writes through mgsearch.outputs)
     with pytest.raises(MgsearchError, match="rename failed"):  # one line for the CLI, nothing left behind
         page.write_report(load_study(small_study_db), out)
     assert list(tmp_path.iterdir()) == []
