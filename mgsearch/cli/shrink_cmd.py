@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", action="store_true", help="also train BASE with the same protocol")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     p.add_argument("--out", metavar="FILE", help="write the shrunk spec JSON here (atomically)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out that is not an earlier shrunk spec (never a database or BASE)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     p.set_defaults(func=run)
 
@@ -74,27 +74,31 @@ def _nonneg_int(flag: str, text: str) -> int:
     return value
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
-    from mgsearch.errors import ExportError
+def is_shrunk_spec(path: Path) -> bool:
+    """Whether ``path`` holds what ``--out`` writes: a spec JSON in exactly the canonical form (an
+    export's ``arch.json`` excepted); only such a file is replaced without ``--force``."""
+    from mgsearch.errors import MgsearchError
+    from mgsearch.spec import ArchSpec
 
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ExportError(f"--out {path}: folder {folder} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise ExportError(f"--out {path}: cannot write here ({exc.strerror or type(exc).__name__})") from None
+        if path.name == "arch.json" or path.stat().st_size > 1_000_000:
+            return False
+        text = path.read_text(encoding="utf-8")
+        return text == ArchSpec.from_json(text).to_json(indent=2) + "\n"
+    except (OSError, UnicodeDecodeError, MgsearchError, ValueError, RecursionError):
+        return False
+
+
+def _check_out(args: argparse.Namespace) -> list[Path]:
+    """Check ``--out`` before any work; returns the files it must never be (BASE, if a file)."""
+    from mgsearch.outputs import check_out_file
+
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):  # disk full, quota, ...: nothing is left behind
-            raise ExportError(f"--out {path}: cannot write ({exc.strerror or type(exc).__name__})") from None
-        raise
+        protect = [Path(args.base)] if Path(args.base).is_file() else []
+    except (OSError, ValueError):  # inline JSON: not a file name
+        protect = []
+    check_out_file(args.out, force=args.force, is_own=is_shrunk_spec, protected=protect, what="mgsearch shrink")
+    return protect
 
 
 def _summary(result: Any) -> dict[str, Any]:
@@ -160,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
     batches = positive_int("--importance-batches", args.importance_batches)
     bn_epochs = positive_int("--bn-l1-epochs", args.bn_l1_epochs)
     batch_size = positive_int("--batch-size", args.batch_size)
+    protect = _check_out(args) if args.out else []
 
     from mgsearch.data import load_dataset
     from mgsearch.shrink import shrink
@@ -192,7 +197,10 @@ def run(args: argparse.Namespace) -> int:
         progress=None if args.json else None,
     )
     if args.out:
-        write_atomically(Path(args.out), result.shrunk.to_json(indent=2) + "\n")
+        from mgsearch.outputs import check_out_file, write_text_atomic
+
+        check_out_file(args.out, force=args.force, is_own=is_shrunk_spec, protected=protect, what="mgsearch shrink")
+        write_text_atomic(args.out, result.shrunk.to_json(indent=2) + "\n")
     if args.json:
         print_json(_summary(result))
         return 0
