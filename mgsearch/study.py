@@ -202,8 +202,24 @@ def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) ->
 
 # --------------------------------------------------------------------------- helpers
 def redact_url(url: str) -> str:
-    """``url`` with the password (``user:PASSWORD@host``) replaced by ``***``."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    """``url`` with every credential hidden (see :func:`mgsearch.store.redact_url`, which this is)."""
+    from mgsearch.store.urls import redact_url as redact
+
+    return redact(url)
+
+
+def space_sha256(path: Path) -> str:
+    """SHA-256 of the search-space file's *parsed* content (canonical JSON of the TOML), so comments
+    and layout do not change it; of the raw bytes when the file does not parse (its reader says why)."""
+    import json
+
+    raw = path.read_bytes()
+    try:
+        table = tomllib.loads(raw.decode("utf-8"))
+        canonical = json.dumps(table, sort_keys=True, separators=(",", ":"), default=str)
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError, ValueError, TypeError):
+        return hashlib.sha256(raw).hexdigest()
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def default_storage_url(study_file: Path) -> str:
@@ -394,7 +410,7 @@ def parse_study_config(
     space_path = (base / space).resolve() if not Path(space).is_absolute() else Path(space)
     if not space_path.is_file():
         raise r.fail("study", "space", space, f"the file {space_path} does not exist")
-    space_sha = hashlib.sha256(space_path.read_bytes()).hexdigest()
+    space_sha = space_sha256(space_path)
     strategy = get(study, "study", "strategy", "direct", choice(STRATEGIES), f"one of {', '.join(STRATEGIES)}")
     seed = get(study, "study", "seed", 0, pos_int(0, 2**31 - 1), "an integer in 0..2147483647")
     n_trials = get(study, "study", "n_trials", None, pos_int(1, 10**7), "an integer in 1..10000000")

@@ -26,6 +26,7 @@ import numpy as np
 
 from mgsearch.errors import BudgetError, MgsearchError, SpecError, StorageError
 from mgsearch.spec import ArchSpec, width_slots
+from mgsearch.store.urls import redact_url  # re-exported: the one redaction of storage URLs
 
 __all__ = [
     "COSTS",
@@ -166,23 +167,6 @@ class StudyData:
 
 
 # --------------------------------------------------------------------------- loading
-def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (never write credentials anywhere)."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        u = make_url(url)
-        if u.password is None:
-            return url
-        return u.render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy understands: strip "user:pass@" by hand
-        if "@" in url and "://" in url:
-            scheme, rest = url.split("://", 1)
-            creds, host = rest.rsplit("@", 1)
-            return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-        return url
-
-
 def _resolve(target: str | Path, storage: str | None, study_name: str | None) -> tuple[str, str | None, str | None]:
     """(storage URL, study name or None, study file or None) for a study file, DB file or URL."""
     text = str(target)
@@ -199,13 +183,6 @@ def _resolve(target: str | Path, storage: str | None, study_name: str | None) ->
     if storage:
         return storage, study_name, None
     return f"sqlite:///{path.resolve()}", study_name, None
-
-
-def _check_sqlite_exists(url: str) -> None:
-    if url.startswith("sqlite:///"):
-        db = url[len("sqlite:///"):]
-        if db and db != ":memory:" and not Path(db).is_file():
-            raise StorageError(f"{db}: no study database here; run `mgsearch search` on the study file first")
 
 
 def _float(v: Any) -> float | None:
@@ -324,21 +301,6 @@ def read_trials_sql(engine: Any, study_id: int) -> list[Any]:
     return list(out.values())
 
 
-def _driver_error(exc: BaseException, url: str) -> str:
-    """The first line of a database driver's error, with the URL's password (if any) removed."""
-    from sqlalchemy.engine import make_url
-
-    orig = getattr(exc, "orig", None) or exc
-    line = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
-    try:
-        password = make_url(url).password
-    except Exception:
-        password = None
-    if password:
-        line = line.replace(str(password), "***")
-    return redact_url(line)[:300] or type(exc).__name__
-
-
 def load_study(
     study: str | Path, study_name: str | None = None, *, storage: str | None = None
 ) -> StudyData:
@@ -351,17 +313,17 @@ def load_study(
     """
     import optuna
 
+    from mgsearch.store import database_error, open_storage
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url, name, source = _resolve(study, storage, study_name)
     safe = redact_url(url)
-    _check_sqlite_exists(url)
+    # an existing study database only, read-only: nothing is created, migrated or written
+    store = open_storage(url, mode="read", heartbeat_interval=None, grace_period=None)
     try:
-        store = optuna.storages.RDBStorage(url)
         names = [s.study_name for s in store.get_all_studies()]  # (study summaries would read every trial)
-    except MgsearchError:
-        raise
     except Exception as exc:  # SQLAlchemy / driver errors: one line, no credentials
-        raise StorageError(f"{safe}: cannot open the study database ({_driver_error(exc, url)})") from None
+        raise database_error(exc, url, "cannot read the study database") from None
     if name is None:
         main = [n for n in names if not n.endswith(".baselines")]
         if len(main) != 1:

@@ -139,11 +139,13 @@ def run_baselines(
     from mgsearch.cost import cost
     from mgsearch.search.objective import Objective
     from mgsearch.search.runner import open_study, prepare, quiet_optuna
-    from mgsearch.search.storage import open_storage
+    from mgsearch.store import DatabaseWatch, check_url, open_storage
 
+    check_url(config.storage)  # in-memory, unparseable: refused before any data is loaded
     quiet_optuna(verbose)
     base_config = config.replace(pruner="none", objectives=("val_acc",), repair=False, strategy="direct")
     storage = open_storage(config.storage, heartbeat_interval=None, grace_period=None)  # ask/tell: no heartbeat
+    database = DatabaseWatch(config.storage, storage)
     dataset, space, device = prepared or prepare(config)
     budget = Budget.from_config(config)
     specs = baseline_specs(space, budget, sizes or config.baseline_sizes)
@@ -162,6 +164,7 @@ def run_baselines(
         bar = tqdm(total=len(specs), desc=f"{config.name} baselines", unit="net", file=sys.stderr)
     try:
         for name, spec in specs:
+            database.check()  # the file is still the one opened (not deleted or replaced)
             c = cost(spec)
             earlier = done.get((name, spec.hash))
             if earlier is None:
@@ -189,4 +192,5 @@ def run_baselines(
     finally:
         if bar is not None:
             bar.close()
+    database.check()
     return rows

@@ -13,11 +13,11 @@ ends with exactly ``n_trials`` finished trials.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from mgsearch.errors import ConfigError, MgsearchError, StorageError
@@ -26,6 +26,7 @@ from mgsearch.search.objective import Objective, SurplusTrial
 from mgsearch.search.progress import Progress, pareto_rows, status_counts
 from mgsearch.search.samplers import make_pruner, make_sampler
 from mgsearch.search.storage import load_existing_study, storage_for
+from mgsearch.store import DatabaseWatch, check_url
 from mgsearch.study import StudyConfig, config_differences
 
 if TYPE_CHECKING:
@@ -95,8 +96,74 @@ def study_attrs(config: StudyConfig, dataset: Any) -> dict[str, Any]:
         "objectives": list(config.objectives),
         "fidelity": config.fidelity(),
         "space": config.space,
+        "space_toml": space_table(config.space_path),
         "strategy": config.strategy,
     }
+
+
+def space_table(path: Any) -> dict[str, Any] | None:
+    """The search-space file as parsed TOML in JSON form (stored so a changed space can be named
+    key by key on resume); None when it cannot be read."""
+    import json
+    import tomllib
+
+    try:
+        return json.loads(json.dumps(tomllib.loads(Path(path).read_text()), default=str))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError, ValueError, TypeError):
+        return None
+
+
+def _space_changes(before: Any, after: Any, prefix: str = "") -> list[str]:
+    """``["stages[1].width.max: 16 -> 24", ...]``: where two parsed spaces differ."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        out = []
+        for key in sorted(set(before) | set(after), key=str):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key not in before:
+                out.append(f"{path} added")
+            elif key not in after:
+                out.append(f"{path} removed")
+            else:
+                out += _space_changes(before[key], after[key], path)
+        return out
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [c for i, (a, b) in enumerate(zip(before, after)) for c in _space_changes(a, b, f"{prefix}[{i}]")]
+    if before != after:
+        return [f"{prefix or 'the file'}: {_short(before)} -> {_short(after)}"]
+    return []
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _same_space(study: "optuna.Study", stored: dict[str, Any], config: StudyConfig) -> str | None:
+    """None when the study's space is the configured one, else a one-line description of the change.
+
+    The stored ``space_sha256`` is the hash of the parsed space; databases written before that hold
+    the hash of the raw bytes, which still matches when the file is unchanged.
+    """
+    import hashlib
+
+    old = (stored.get("study") or {}).get("space_sha256")
+    if old in (None, config.space_sha256):
+        return None
+    try:
+        if old == hashlib.sha256(Path(config.space_path).read_bytes()).hexdigest():
+            return None
+    except OSError:
+        pass
+    before, now = study.user_attrs.get("space_toml"), space_table(config.space_path)
+    where = f"{config.path}: study {config.name!r} in {config.storage_display} was created with another search space"
+    fix = "restore the space file or set a new study.name"
+    if isinstance(before, dict) and isinstance(now, dict):
+        changes = _space_changes(before, now)
+        if changes:
+            more = f" (and {len(changes) - 3} more)" if len(changes) > 3 else ""
+            return f"{where}: {config.space_path.name} changed: {'; '.join(changes[:3])}{more}; {fix}"
+    return (f"{where}: the content of {config.space_path} changed since the study was created "
+            f"(not only comments or layout); {fix}")
 
 
 def directions(config: StudyConfig) -> list[str]:
@@ -107,12 +174,15 @@ def directions(config: StudyConfig) -> list[str]:
 def check_compatible(study: "optuna.Study", config: StudyConfig) -> None:
     """ConfigError when the stored configuration differs from ``config`` in what defines the study."""
     stored = study.user_attrs.get("config")
-    if stored is None:
+    if not isinstance(stored, dict):
         raise StorageError(
             f"storage {config.storage_display}: study {config.name!r} exists but was not written by mgsearch; "
             "set another study.name"
         )
-    diffs = config_differences(stored, config.to_dict())
+    space_change = _same_space(study, stored, config)
+    if space_change:
+        raise ConfigError(space_change)
+    diffs = [d for d in config_differences(stored, config.to_dict()) if d != "study.space_sha256"]
     if diffs:
         key = diffs[0]
         table, _, name = key.partition(".")
@@ -132,6 +202,8 @@ def open_study(
     """Create the study (recording the effective config) or load it and check the config matches."""
     import optuna
 
+    from mgsearch.store.rdb import damaged_study_error, explain_failed_trials, find_damage
+
     name = name or config.name
     sampler = make_sampler(config, seed)
     pruner = make_pruner(config)
@@ -142,11 +214,20 @@ def open_study(
         study_name=name, storage=storage, directions=directions(config), sampler=sampler, pruner=pruner,
         load_if_exists=True,
     )
-    if "config" not in study.user_attrs and not exists:
-        for key, value in study_attrs(config, dataset).items():
-            study.set_user_attr(key, value)
-    else:
+    damage = find_damage(storage, name)
+    if damage:
+        raise damaged_study_error(config.storage_display, name, damage)
+    attrs = study.user_attrs
+    if "config" in attrs:
         check_compatible(study, config)
+    elif exists and "mgsearch_version" not in attrs and storage.get_n_trials(study._study_id) > 0:
+        check_compatible(study, config)  # raises: not a study of mgsearch
+    # a new study gets its attributes; one that a full disk (or a crash) left without some of them
+    # (it is ours: it has our config, our version stamp, or our name and no trials) gets the missing ones
+    for key, value in study_attrs(config, dataset).items():
+        if key not in attrs:
+            study.set_user_attr(key, value)
+    explain_failed_trials(study)
     return study
 
 
@@ -186,34 +267,45 @@ def run_search(config: StudyConfig, **kwargs: Any) -> SearchResult:
     A database that fails during the run (an SQLite file locked by other processes beyond the lock
     timeout, a PostgreSQL server gone) raises :class:`StorageError` (one line, no password).
     """
+    check_url(config.storage)  # in-memory, unparseable: refused before any data is loaded
+    watch: list[DatabaseWatch] = []
     try:
-        return _run_search(config, **kwargs)
+        return _run_search(config, watch=watch, **kwargs)
     except Exception as exc:
-        error = _database_error(exc, config)
+        if watch and watch[0].changed():
+            watch[0].check()  # raises: the database file went away under the search
+        error = _database_error(exc, config, watch[0].storage if watch else None)
         if error is None:
             raise
         raise error from None
 
 
-def _database_error(exc: BaseException, config: StudyConfig) -> StorageError | None:
-    """The :class:`StorageError` for a database failure anywhere in ``exc``'s chain, else None."""
+def _database_error(exc: BaseException, config: StudyConfig, storage: Any = None) -> StorageError | None:
+    """The :class:`StorageError` for a database failure anywhere in ``exc``'s chain, else None.
+
+    Besides driver errors this covers a study Optuna cannot read (an attribute that is not JSON, a
+    NULL value: Optuna fails with a JSONDecodeError or an AssertionError), described in words.
+    """
+    import json
+
     import sqlalchemy.exc
 
-    from mgsearch.search.storage import SQLITE_TIMEOUT_S, _clean
+    from mgsearch.store import database_error
+    from mgsearch.store.rdb import damaged_study_error, find_damage
 
     seen: BaseException | None = exc
-    while seen is not None and not isinstance(seen, sqlalchemy.exc.OperationalError):
+    while seen is not None:
+        if isinstance(seen, sqlalchemy.exc.OperationalError):
+            return database_error(seen, config.storage, "database error during the search")
+        if isinstance(seen, (json.JSONDecodeError, AssertionError)) and storage is not None:
+            try:
+                damage = find_damage(storage, config.name, full=True)
+            except Exception:  # noqa: BLE001 - the original error is the one to report then
+                damage = None
+            if damage:
+                return damaged_study_error(config.storage_display, config.name, damage)
         seen = seen.__cause__ or seen.__context__
-    if seen is None:
-        return None
-    detail = _clean(str(getattr(seen, "orig", None) or seen), config.storage)
-    if "database is locked" in detail:
-        return StorageError(
-            f"storage {config.storage_display}: the SQLite file stayed locked by another process for more "
-            f"than {SQLITE_TIMEOUT_S} s; SQLite serialises writers: for several workers use PostgreSQL "
-            "(--storage postgresql+psycopg://USER:PASSWORD@HOST/DB, see docs/deploy.md)"
-        )
-    return StorageError(f"storage {config.storage_display}: database error during the search: {detail}")
+    return None
 
 
 def _run_search(
@@ -224,31 +316,34 @@ def _run_search(
     verbose: bool = False,
     train_fn: Callable[..., Any] | None = None,
     prepared: tuple[Any, "SearchSpace", str] | None = None,
+    watch: list[DatabaseWatch] | None = None,
 ) -> SearchResult:
     """Run (or resume, or join as a ``worker``) the study of ``config`` until it is done.
 
     ``mgsearch search`` creates the study if needed; a ``worker`` only joins an existing one
-    (:class:`StorageError` otherwise). Returns the counts and the feasible Pareto set.
+    (:class:`StorageError` otherwise, and nothing is created). Returns the counts and the feasible
+    Pareto set. ``watch`` receives the :class:`DatabaseWatch` of the database once it is open.
     """
     import optuna
     from optuna.trial import TrialState
 
     quiet_optuna(verbose)
     if worker:
-        # fail fast (before loading data) when the study is not there
-        storage = storage_for(config)
+        # fail fast (before loading data) when the study is not there; a worker creates nothing
+        storage = storage_for(config, mode="existing")
         load_existing_study(storage, config.name, config.storage_display)
         dataset, space, device = prepared or prepare(config)
     else:
         # data and budget checked before the database is opened: a bad study file creates no database
         dataset, space, device = prepared or prepare(config)
         storage = storage_for(config)
-    n_existing = _count_trials(storage, config.name)
-    if worker:
-        seed = (config.seed * 1_000_003 + os.getpid() * 7919 + time.time_ns()) % (2**31 - 1)
-    else:
-        seed = (config.seed + 7919 * n_existing) % (2**31 - 1)
-    study = open_study(storage, config, dataset, create=not worker, seed=seed)
+    database = DatabaseWatch(config.storage, storage)
+    if watch is not None:
+        watch.append(database)
+    # every process seeds its sampler with the study's seed; the sampler mixes in each trial's number
+    # (samplers.make_sampler), so processes started together draw different trials and one process
+    # started twice on a new study draws the same ones
+    study = open_study(storage, config, dataset, create=not worker, seed=config.seed)
     objective = Objective(config=config, space=space, dataset=dataset, device=device, train_fn=train_fn)
     bar = Progress(config, enabled=progress)
     n = config.n_trials
@@ -266,6 +361,7 @@ def _run_search(
     restore_log = _quiet_expected_failures()
     try:
         while True:
+            database.check()  # before and after every trial: the file is still the one opened
             trials = study.get_trials(deepcopy=False)
             bar.update(trials)
             if deadline is not None and time.monotonic() >= deadline:
@@ -303,6 +399,7 @@ def _run_search(
         restore_signal()
         restore_log()
         bar.close()
+    database.check()
     trials = study.get_trials(deepcopy=False)
     return SearchResult(
         study_name=config.name,
@@ -378,12 +475,3 @@ def _requeue_interrupted(study: "optuna.Study", trial_id: int | None) -> None:
                   file=sys.stderr)
     except Exception as exc:  # the database may be what went away; the trial then goes stale and is retried
         log.warning("could not re-queue interrupted trial %s: %s", trial_id, type(exc).__name__)
-
-
-def _count_trials(storage: "optuna.storages.BaseStorage", name: str) -> int:
-    import optuna
-
-    if name not in optuna.get_all_study_names(storage):
-        return 0
-    study_id = storage.get_study_id_from_name(name)
-    return storage.get_n_trials(study_id)

@@ -76,8 +76,9 @@ def test_budget_below_the_space_minimum_is_reported_before_any_trial(write_study
 
 def test_worker_needs_an_existing_study(write_study):
     config = load_study_config(write_study())
-    with pytest.raises(StorageError, match=r"no study named 's'"):
+    with pytest.raises(StorageError, match=r"no study database here; run `mgsearch search`"):
         run_search(config, worker=True, progress=False)
+    assert not config.path.with_suffix(".db").exists()  # a worker creates nothing
 
 
 def test_worker_joins_and_stops_at_n_trials(write_study, monkeypatch):
