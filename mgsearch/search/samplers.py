@@ -2,22 +2,68 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+from typing import TYPE_CHECKING, Any
 
 from mgsearch.study import StudyConfig
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["make_sampler", "make_pruner"]
+__all__ = ["make_sampler", "make_pruner", "seed_per_trial", "trial_seed"]
 
 
 def make_sampler(config: StudyConfig, seed: int) -> "optuna.samplers.BaseSampler":
     """The study's sampler seeded with ``seed`` (constraints are read from ``trial.set_constraint``).
 
     TPE is multivariate with the constant liar (several workers do not pile onto one point) and
-    starts from ``min(10, n_trials // 3)`` random trials (at least 2).
+    starts from ``min(10, n_trials // 3)`` random trials (at least 2). Before each trial the
+    sampler's random state is reseeded from ``(seed, trial number)`` (:func:`seed_per_trial`).
     """
+    return seed_per_trial(_make_sampler(config, seed), seed)
+
+
+def trial_seed(seed: int, number: int) -> int:
+    """The random seed of trial ``number`` in a study seeded with ``seed`` (32 bits)."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{number}".encode()).digest()[:4], "big")
+
+
+def seed_per_trial(sampler: "optuna.samplers.BaseSampler", seed: int) -> "optuna.samplers.BaseSampler":
+    """Reseed ``sampler``'s random states from :func:`trial_seed` before every trial.
+
+    Trial numbers are unique in a study, so two processes that start together with the same seed
+    (two ``search`` commands, or workers) draw different candidates, while one process replays the
+    same draws for the same history: runs stay reproducible.
+    """
+    original = sampler.before_trial
+
+    def before_trial(study: "optuna.Study", trial: "optuna.trial.FrozenTrial") -> None:
+        _reseed(sampler, trial_seed(seed, trial.number), set())
+        original(study, trial)
+
+    sampler.before_trial = before_trial  # type: ignore[method-assign]
+    return sampler
+
+
+def _reseed(obj: Any, seed: int, seen: set[int]) -> None:
+    """Seed every random state of a sampler and of the samplers it holds (Optuna keeps them in
+    ``LazyRandomState`` / ``RandomState`` attributes)."""
+    import numpy as np
+    import optuna
+    from optuna.samplers._lazy_random_state import LazyRandomState
+
+    seen.add(id(obj))
+    for value in vars(obj).values():
+        if isinstance(value, LazyRandomState):
+            value.rng.seed(seed)
+        elif isinstance(value, np.random.RandomState):
+            value.seed(seed)
+        elif isinstance(value, optuna.samplers.BaseSampler) and id(value) not in seen:
+            _reseed(value, seed, seen)
+
+
+def _make_sampler(config: StudyConfig, seed: int) -> "optuna.samplers.BaseSampler":
+    """The sampler named by the study file, seeded with ``seed``."""
     import warnings
 
     import optuna
