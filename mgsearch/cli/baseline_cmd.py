@@ -31,13 +31,16 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_study_config(args.study, overrides_from(args))
     sizes = None
-    if args.sizes:
+    if args.sizes is not None:  # given, even empty: "" is a mistake, not "the defaults"
         try:
             sizes = sorted({float(x) for x in args.sizes.split(",") if x.strip()})
         except ValueError:
-            raise ConfigError(f"--sizes={args.sizes!r} is not allowed: comma-separated numbers, e.g. 0.5,1,1.5") from None
-        if not sizes or any(not 0.05 <= s <= 20 for s in sizes):
-            raise ConfigError(f"--sizes={args.sizes!r} is not allowed: budget fractions in [0.05, 20]")
+            raise ConfigError(f"--sizes={args.sizes[:200]!r} is not allowed: comma-separated numbers, e.g. 0.5,1,1.5") from None
+        if not sizes:
+            raise ConfigError(f"--sizes={args.sizes[:200]!r} is not allowed: give at least one budget fraction, e.g. 0.5,1,1.5 "
+                              "(leave --sizes out for the study's [baselines] sizes)")
+        if any(not 0.05 <= s <= 20 for s in sizes):
+            raise ConfigError(f"--sizes={args.sizes[:200]!r} is not allowed: budget fractions in [0.05, 20]")
     rows = run_baselines(config, sizes=sizes, progress=not args.no_progress, verbose=args.verbose)
     if args.json:
         print_json(rows)
