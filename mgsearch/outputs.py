@@ -182,7 +182,7 @@ def check_out_folder(
     for p in [*protected, Path.cwd()]:
         if _same(out, p) or _inside(p, out):
             kind = "the current folder" if p == Path.cwd() else f"the study's own file {show(p)}"
-            raise OutputError(f"{show(out)}: holds {kind}; choose another --out")
+            raise OutputError(f"{show(out)}: is or holds {kind}; choose another --out")
     st = _check_not_special(out)
     if st is None:
         return out

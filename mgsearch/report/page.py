@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
+from mgsearch.errors import MgsearchError
 from mgsearch.outputs import check_out_file, write_text_atomic
 from mgsearch.report.analysis import StudyData, TrialRecord, best, pareto_front, redact_url, state_counts, widths_text
 

@@ -57,3 +57,11 @@ def test_report_cli_from_study_file(tmp_path, capsys):
     assert main(["report", str(study)]) == 0
     text = (tmp_path / "mystudy.report.html").read_text()
     assert "mgsearch report: mystudy" in text
+
+
+def test_report_cli_study_without_a_trained_feasible_trial(tmp_path, capsys):
+    from tests.report.studyfactory import T, resnet_spec
+
+    write_study(tmp_path / "s.db", "s", [T(status="infeasible", spec=resnet_spec())])
+    assert main(["report", str(tmp_path / "s.db"), "--out", str(tmp_path / "r.html")]) == 0
+    assert "no trained feasible trial yet" in (tmp_path / "r.html").read_text()
