@@ -7,11 +7,48 @@ exception is a bug and shows a traceback.
 
 from __future__ import annotations
 
+from typing import Any
+
+#: the longest value echoed in an error message (:func:`clip`)
+MAX_VALUE_CHARS = 200
+#: the longest error message before its "…(N chars)" mark (a safety net behind :func:`clip`)
+MAX_MESSAGE_CHARS = 960
+
+
+def clip(text: Any, limit: int = MAX_VALUE_CHARS) -> str:
+    """``str(text)`` cut to ``limit`` characters, marked ``…(N chars)`` when cut: for echoing values
+    from files or the command line (which may be megabytes long) in one-line messages."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…({len(text)} chars)"
+
+
+def clip_repr(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
+    """``repr(value)`` cut like :func:`clip` (a string is cut before ``repr``, so a huge value costs nothing)."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}…({len(value)} chars)"
+    try:
+        return clip(repr(value), limit)
+    except RecursionError:  # a value nested deeper than the recursion limit
+        return f"<{type(value).__name__} nested too deeply to show>"
+
 
 class MgsearchError(Exception):
-    """Base class of user-facing errors: the message is one line that names what and where."""
+    """Base class of user-facing errors: the message is one line that names what and where.
+
+    A message is made one line (line breaks become spaces) and cut to :data:`MAX_MESSAGE_CHARS`,
+    whatever its parts; builders should still :func:`clip` each echoed value so the end of the
+    message (what is allowed, the fix) survives.
+    """
 
     exit_code: int = 2
+
+    def __init__(self, *args: Any) -> None:
+        if args and isinstance(args[0], str):
+            message = " ".join(args[0].splitlines()) if "\n" in args[0] or "\r" in args[0] else args[0]
+            args = (clip(message, MAX_MESSAGE_CHARS), *args[1:])
+        super().__init__(*args)
 
 
 class SpecError(MgsearchError, ValueError):

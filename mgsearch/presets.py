@@ -13,7 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mgsearch.errors import SpecError
+from mgsearch.errors import SpecError, clip_repr
+from mgsearch.inputs import read_input_file
 from mgsearch.spec import ArchSpec, Block, Stage, Stem
 
 __all__ = ["Preset", "PRESETS", "get_preset", "resolve_spec", "preset_names"]
@@ -101,11 +102,16 @@ def get_preset(name: str) -> ArchSpec:
         lowered = {key.lower(): key for key in PRESETS}
         close = [lowered[m] for m in difflib.get_close_matches(str(name).lower(), lowered, n=1)]
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise SpecError(f"preset {name!r} is unknown{hint}; known presets: {', '.join(PRESETS)}") from None
+        raise SpecError(f"preset {clip_repr(name)} is unknown{hint}; known presets: {', '.join(PRESETS)}") from None
 
 
 def _looks_like_path(arg: str) -> bool:
-    return arg.endswith(".json") or os.sep in arg or "/" in arg or Path(arg).exists()
+    if arg.endswith(".json") or os.sep in arg or "/" in arg:
+        return True
+    try:
+        return Path(arg).exists()
+    except (OSError, ValueError):  # a name too long for a path, a NUL byte
+        return False
 
 
 def resolve_spec(
@@ -138,12 +144,8 @@ def resolve_spec(
         if path.is_dir() and (path / "arch.json").is_file():  # an exported architecture folder
             path = path / "arch.json"
             arg = str(path)
-        if not path.is_file():
-            raise SpecError(f"{arg}: spec file not found (give a preset name, a JSON file or inline JSON)")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SpecError(f"{arg}: cannot read spec file: {exc}") from None
+        text = read_input_file(path, missing="spec file not found (give a preset name, a JSON file or inline JSON)",
+                               expected="a spec .json file or an export folder holding arch.json", error=SpecError)
         try:
             spec = ArchSpec.from_json(text)
         except SpecError as exc:

@@ -30,7 +30,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
-from mgsearch.errors import SpecError
+from mgsearch.errors import SpecError, clip, clip_repr
+from mgsearch.inputs import check_nesting
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -47,6 +48,8 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 MAX_WIDTH = 65536
+#: the deepest nesting of objects / lists in spec JSON (a valid spec nests 5 levels)
+MAX_SPEC_NESTING = 8
 
 
 def _registry() -> Any:
@@ -69,7 +72,7 @@ def _families_where(flag: str) -> str:
 
 def _check_int(path: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"{path}={value!r} must be an integer, not {type(value).__name__}")
+        raise SpecError(f"{path}={clip_repr(value)} must be an integer, not {type(value).__name__}")
     if value < minimum:
         raise SpecError(f"{path}={value} must be >= {minimum}")
     if maximum is not None and value > maximum:
@@ -138,7 +141,7 @@ class Head:
 
     def __post_init__(self) -> None:
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)):
-            raise SpecError(f"dropout={self.dropout!r} must be a number")
+            raise SpecError(f"dropout={clip_repr(self.dropout)} must be a number")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise SpecError(f"dropout={self.dropout} must be in [0, 1)")
         object.__setattr__(self, "dropout", float(self.dropout))
@@ -250,6 +253,11 @@ class ArchSpec:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SpecError(f"spec JSON is malformed at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        except (RecursionError, MemoryError):
+            raise SpecError(f"spec JSON is nested too deeply to parse (a spec nests {MAX_SPEC_NESTING} levels "
+                            "of objects and lists at most)") from None
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            raise SpecError(f"spec JSON cannot be parsed: {clip(exc, 120)}") from None
         return _parse_spec(data)
 
     def replace(self, **changes: Any) -> "ArchSpec":
@@ -384,7 +392,7 @@ def _check_keys(path: str, data: Mapping[str, Any], cls: type, extra: Sequence[s
     known = set(_fields(cls)) | set(extra)
     for key in data:
         if key not in known:
-            where = f"{path}.{key}" if path else key
+            where = f"{path}.{clip(key)}" if path else clip(key)
             raise SpecError(f"{where} is not a known key; allowed: {', '.join(sorted(known))}")
     for name, f in _fields(cls).items():
         if name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
@@ -406,11 +414,12 @@ def _build(path: str, cls: type, kwargs: dict[str, Any]) -> Any:
 
 def _parse_spec(data: Any) -> ArchSpec:
     data = _require_mapping("", data)
+    check_nesting(data, "spec", limit=MAX_SPEC_NESTING, what="objects and lists", error=SpecError)
     _family(data.get("family"))
     _check_keys("", data, ArchSpec, extra=("schema",))
     schema = data.get("schema", SCHEMA_VERSION)
     if schema != SCHEMA_VERSION:
-        raise SpecError(f"schema={schema!r} is not supported; this mgsearch reads schema {SCHEMA_VERSION}")
+        raise SpecError(f"schema={clip_repr(schema)} is not supported; this mgsearch reads schema {SCHEMA_VERSION}")
     stem_data = _require_mapping("stem", data["stem"])
     _check_keys("stem", stem_data, Stem)
     stem = _build("stem", Stem, dict(stem_data))

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from mgsearch.errors import ConfigError
+from mgsearch.errors import ConfigError, clip, clip_repr
+from mgsearch.inputs import input_file_problem, parse_toml, read_input_file
 
 __all__ = [
     "StudyConfig",
@@ -43,6 +44,9 @@ OBJECTIVES = ("val_acc", "params", "macs", "latency_ms")
 #: upper bounds beyond which a budget is a typo, not a budget
 MAX_COUNT = 10**13
 MAX_LATENCY_MS = 3.6e6
+#: the rule for study names (``[study] name``, ``--name`` and the default taken from the file name)
+NAME_PATTERN = r"[A-Za-z0-9_.\-]{1,100}"
+NAME_RULE = "1-100 letters, digits, '_', '-', '.'"
 
 #: CLI override name -> key path in the study file
 OVERRIDE_KEYS: dict[str, tuple[str, str]] = {
@@ -245,7 +249,7 @@ class _Reader:
     def fail(self, table: str, key: str, value: Any, allowed: str) -> ConfigError:
         origin = self.origins.get((table, key))
         where = f"command line {origin}" if origin else str(self.file)
-        return ConfigError(f"{where}: {table}.{key}={value!r} is not allowed: {allowed}")
+        return ConfigError(f"{where}: {table}.{key}={clip_repr(value)} is not allowed: {allowed}")
 
 
 _TABLES: dict[str, tuple[str, ...]] = {
@@ -299,15 +303,8 @@ def load_study_config(path: str | Path, overrides: Mapping[str, Any] | None = No
     Raises :class:`ConfigError` (one line: file or flag, key path, value, what is allowed).
     """
     file = Path(path)
-    if not file.is_file():
-        raise ConfigError(f"{file}: study file not found")
-    try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: cannot be read: {exc}") from None
-    return parse_study_config(raw, file, overrides)
+    text = read_input_file(file, missing="study file not found", expected="a study .toml file")
+    return parse_study_config(parse_toml(text, str(file)), file, overrides)
 
 
 def parse_study_config(
@@ -318,14 +315,14 @@ def parse_study_config(
     data: dict[str, dict[str, Any]] = {}
     for table, content in raw.items():
         if table not in _TABLES:
-            raise ConfigError(f"{file}: [{table}] is not a known table; allowed: {', '.join(_TABLES)}")
+            raise ConfigError(f"{file}: [{clip(table)}] is not a known table; allowed: {', '.join(_TABLES)}")
         if not isinstance(content, Mapping):
-            raise ConfigError(f"{file}: {table}={content!r} is not allowed: it must be a table [{table}]")
+            raise ConfigError(f"{file}: {table}={clip_repr(content)} is not allowed: it must be a table [{table}]")
         allowed = _TABLES[table]
         if allowed:
             for key in content:
                 if key not in allowed:
-                    raise ConfigError(f"{file}: {table}.{key} is not a known key; allowed: {', '.join(allowed)}")
+                    raise ConfigError(f"{file}: {table}.{clip(key)} is not a known key; allowed: {', '.join(allowed)}")
         data[table] = dict(content)
     origins: dict[tuple[str, str], str] = {}
     for name, value in (overrides or {}).items():
@@ -402,14 +399,17 @@ def parse_study_config(
         return v if isinstance(v, bool) else None
 
     # [study]
-    name = get(study, "study", "name", file.stem, lambda v: v if isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_.\-]{1,100}", v) else None,
-               "a name of 1-100 letters, digits, '_', '-', '.'")
+    name = get(study, "study", "name", None, lambda v: v if isinstance(v, str) and re.fullmatch(NAME_PATTERN, v) else None,
+               f"a name of {NAME_RULE}")
+    if name is None:
+        name = _default_name(file)
     if "space" not in study:
         raise ConfigError(f"{file}: study.space is missing: name the search-space file (relative to the study file)")
     space = get(study, "study", "space", None, as_str, "a path to a search-space TOML file")
     space_path = (base / space).resolve() if not Path(space).is_absolute() else Path(space)
-    if not space_path.is_file():
-        raise r.fail("study", "space", space, f"the file {space_path} does not exist")
+    problem = input_file_problem(space_path, missing="does not exist", expected="a search-space .toml file")
+    if problem:
+        raise r.fail("study", "space", space, f"the file {clip(str(space_path))} {problem}")
     space_sha = space_sha256(space_path)
     strategy = get(study, "study", "strategy", "direct", choice(STRATEGIES), f"one of {', '.join(STRATEGIES)}")
     seed = get(study, "study", "seed", 0, pos_int(0, 2**31 - 1), "an integer in 0..2147483647")
@@ -494,7 +494,7 @@ def parse_study_config(
     _check_recipe(file, recipe)
     lwdna = data.get("lwdna", {})
     if lwdna and strategy != "lwdna":
-        raise ConfigError(f"{file}: [lwdna] is given but study.strategy={strategy!r}; set strategy = \"lwdna\" or remove [lwdna]")
+        raise ConfigError(f"{file}: [lwdna] is given but study.strategy={clip_repr(strategy)}; set strategy = \"lwdna\" or remove [lwdna]")
 
     return StudyConfig(
         path=file.resolve(), name=name, space=space, space_path=space_path, space_sha256=space_sha,
@@ -504,6 +504,19 @@ def parse_study_config(
         train_fraction=train_fraction, epochs=epochs, batch_size=batch_size, max_params=max_params,
         max_macs=max_macs, max_latency_ms=max_latency, recipe=dict(recipe), device=dev, threads=threads,
         lwdna=dict(lwdna), baseline_sizes=sizes,
+    )
+
+
+def _default_name(file: Path) -> str:
+    """The study name taken from the file name (``runs/cifar.toml`` -> ``cifar``); a file name that
+    breaks the naming rule is an error (never silently changed: the name finds the study again)."""
+    name = file.stem
+    if re.fullmatch(NAME_PATTERN, name):
+        return name
+    suggestion = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)[:100] or "study"
+    raise ConfigError(
+        f"{file}: the study name defaults to the file name {clip_repr(name)}, which breaks the naming rule "
+        f"({NAME_RULE}); set [study] name = {suggestion!r} (or --name) or rename the file"
     )
 
 
@@ -518,7 +531,7 @@ def _check_recipe(file: Path, recipe: Mapping[str, Any]) -> None:
     known = {f.name for f in dataclasses.fields(Recipe)} if dataclasses.is_dataclass(Recipe) else None
     for key in recipe:
         if known is not None and key not in known:
-            raise ConfigError(f"{file}: recipe.{key} is not a known key; allowed: {', '.join(sorted(known))}")
+            raise ConfigError(f"{file}: recipe.{clip(key)} is not a known key; allowed: {', '.join(sorted(known))}")
     try:
         Recipe(**recipe)
     except ConfigError as exc:

@@ -381,7 +381,7 @@ def test_files_errors(tmp_path):
     bad.write_text('family = "mgic"\n[stem\nwidth = 3\n')
     with pytest.raises(ConfigError, match=r"bad\.toml: invalid TOML: .*line 2"):
         SearchSpace.from_file(bad)
-    with pytest.raises(ConfigError, match=r"is a directory"):
+    with pytest.raises(ConfigError, match=r"is a folder"):
         SearchSpace.from_file(tmp_path)
     binary = tmp_path / "bin.toml"
     binary.write_bytes(b"\xff\xfe\x00")

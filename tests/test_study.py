@@ -96,7 +96,7 @@ def test_the_stored_config_has_no_password(write):
         ("name = 3\n" + BASE, r"study.name=3 is not allowed"),
         ("[study]\nseed = 1\n" + BASE, r"study.space is missing"),
         ('[study]\nspace = "nowhere.toml"\n' + BASE, r"study.space='nowhere.toml' is not allowed: the file .*nowhere.toml does not exist"),
-        ("[study\n", r"not valid TOML"),
+        ("[study\n", r"invalid TOML"),
     ],
 )
 def test_bad_files_give_one_line_naming_file_and_key(write, text, pattern):

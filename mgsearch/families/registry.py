@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any, Callable
 
-from mgsearch.errors import SpecError
+from mgsearch.errors import SpecError, clip_repr
 
 if TYPE_CHECKING:  # pragma: no cover
     from mgsearch.families.family import Family
@@ -73,7 +73,7 @@ def get_family(name: Any) -> "Family":
     try:
         return _FAMILIES[name]
     except (KeyError, TypeError):
-        raise SpecError(f"family={name!r} is unknown; known families: {', '.join(_FAMILIES)}") from None
+        raise SpecError(f"family={clip_repr(name)} is unknown; known families: {', '.join(_FAMILIES)}") from None
 
 
 def family_names(where: "Callable[[Family], bool] | None" = None) -> tuple[str, ...]:

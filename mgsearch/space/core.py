@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import itertools
 import random
-import tomllib
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from mgsearch.errors import ConfigError
+from mgsearch.inputs import parse_toml, read_input_file
 from mgsearch.space.choosers import Chooser, RandomChooser
 from mgsearch.space.format import FloatKnob, IntRange, ParsedSpace, StageSpace, parse_space
 from mgsearch.families.registry import get_family
@@ -64,20 +63,8 @@ class SearchSpace:
     def from_file(cls, path: str | Path) -> "SearchSpace":
         """Read and validate a TOML space file; every mistake is a one-line ConfigError."""
         source = str(path)
-        try:
-            raw = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise ConfigError(f"{source}: no such search-space file") from None
-        except IsADirectoryError:
-            raise ConfigError(f"{source}: is a directory, not a search-space file") from None
-        except OSError as exc:
-            raise ConfigError(f"{source}: cannot be read ({exc.strerror})") from None
-        try:
-            data = tomllib.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise ConfigError(f"{source}: is not UTF-8 text (a search-space file is TOML)") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: invalid TOML: {str(exc).splitlines()[0]}") from None
+        text = read_input_file(path, missing="no such search-space file", expected="a search-space .toml file")
+        data = parse_toml(text, source)
         return cls.from_dict(data, source=source)
 
     @classmethod

@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, NoReturn, Sequence
 
-from mgsearch.errors import ConfigError
+from mgsearch.errors import ConfigError, clip, clip_repr
 from mgsearch.families.registry import family_names, get_family
 from mgsearch.spec import MAX_WIDTH
 
@@ -155,12 +155,16 @@ def show(value: Any) -> str:
     """A value as the user wrote it (TOML-ish), short enough for one line."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int) and abs(value) >= 10**60:
+        return f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
     if isinstance(value, (int, float)):
         return repr(value)
+    if isinstance(value, str) and len(value) > 60:
+        value = value[:60]  # cut before dumping: the value may be megabytes long
     try:
         text = json.dumps(value, default=str)
-    except (TypeError, ValueError):
-        text = repr(value)
+    except (TypeError, ValueError, RecursionError):
+        text = clip_repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -179,7 +183,7 @@ class _Reader:
             self.fail(path, value, f"must be a table with keys {', '.join(allowed)}")
         for key in value:
             if key not in allowed:
-                where = f"{path}.{key}" if path else key
+                where = f"{path}.{clip(key, 60)}" if path else clip(key, 60)
                 self.fail(where, value[key], f"is not a known key; allowed: {', '.join(allowed)}")
         return value
 
