@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mgsearch.data import Dataset, Normalizer, random_crop, random_flip, stratified_subset
-from mgsearch.errors import MgsearchError, SpecError, TrainingDiverged
+from mgsearch.errors import ConfigError, MgsearchError, SpecError, TrainingDiverged, clip
 from mgsearch.spec import ArchSpec
 from mgsearch.training.recipe import Fidelity, Recipe, _positive, lr_at, make_optimizer
 from mgsearch.training.runtime import (
@@ -47,8 +47,10 @@ from mgsearch.training.runtime import (
 if TYPE_CHECKING:  # pragma: no cover
     from tqdm import tqdm
 
-__all__ = ["Fidelity", "Recipe", "TrainResult", "train", "evaluate", "resolve_device", "lr_at"]
+__all__ = ["Fidelity", "Recipe", "TrainResult", "train", "check_training_memory", "evaluate", "resolve_device", "lr_at"]
 
+#: the most CPU threads a training run may ask for
+MAX_THREADS = 1024
 EpochCallback = Callable[[int, float], None]
 LossHook = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], "torch.Tensor | None"]
 
@@ -79,6 +81,42 @@ class TrainResult:
         out["recipe"] = self.recipe.to_dict()
         out["history"] = [dict(h) for h in self.history]
         return out
+
+
+#: float32 copies of the weights while training: weights, gradients and the optimiser's momentum
+TRAINING_COPIES = 3
+#: float32 values kept per activation while training: the output saved for backward and its gradient
+#: (a low estimate: BatchNorm and ReLU outputs are not counted, so only absurd sizes are refused)
+ACTIVATION_COPIES = 2
+
+
+def check_training_memory(spec: ArchSpec, *, batch_size: int, what: str) -> None:
+    """Refuse, before anything is built, a spec that cannot be trained in memory at ``batch_size``.
+
+    From the analytic cost (:func:`mgsearch.cost`): the weights x :data:`TRAINING_COPIES` must fit
+    (:func:`mgsearch.memory.check_weights_fit`), and so must they plus the activations of one batch
+    (``cost.activations`` x ``batch_size`` x :data:`ACTIVATION_COPIES` float32 values). The limit is
+    :func:`mgsearch.memory.memory_limit` (``$MGSEARCH_MEMORY_LIMIT``, else half the free memory).
+    ``what`` names the spec in the one-line :class:`~mgsearch.memory.MemoryLimitError`.
+    """
+    from mgsearch.cost import cost
+    from mgsearch.memory import BYTES_PER_PARAM, ENV_VAR, MemoryLimitError, check_weights_fit, memory_limit
+
+    c = cost(spec)
+    check_weights_fit(c.params, what=what, copies=TRAINING_COPIES)
+    weights = c.params * BYTES_PER_PARAM * TRAINING_COPIES
+    activations = c.activations * batch_size * BYTES_PER_PARAM * ACTIVATION_COPIES
+    limit, source = memory_limit()
+    if weights + activations > limit:
+        raise MemoryLimitError(
+            f"{clip(what)}: training needs ~{_gb(weights + activations)} ({c.activations:,} activations per image "
+            f"x batch size {batch_size}, plus {_gb(weights)} of weights), more than {_gb(limit)} ({source}); "
+            f"lower the batch size or set {ENV_VAR}"
+        )
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:,.0f} GB" if n >= 1e10 else f"{n / 1e9:.3g} GB"
 
 
 def _count_params(model: nn.Module) -> int:
@@ -182,6 +220,12 @@ def train(
     dev = resolve_device(device)
     if threads is not None:
         _positive("train", "threads", threads)
+        if threads > MAX_THREADS:
+            raise ConfigError(f"train.threads={threads} must be <= {MAX_THREADS}")
+    if isinstance(spec_or_model, ArchSpec):  # before the model is built
+        n = max(1, round(dataset.train_x.shape[0] * fidelity.train_fraction))
+        check_training_memory(spec_or_model, batch_size=min(fidelity.batch_size, n),
+                              what=f"spec {spec_or_model.short_hash}")
     prev_threads = torch.get_num_threads()
     if dev.type == "cpu":
         torch.set_num_threads(threads or default_threads())

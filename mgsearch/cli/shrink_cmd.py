@@ -62,6 +62,15 @@ def _number(flag: str, text: str, *, low: float | None = None, high: float | Non
     return value
 
 
+def _check_widened_memory(base: str, widen: float) -> None:
+    """Refuse, before the dataset is loaded, a widening whose network cannot be trained in memory."""
+    from mgsearch.presets import resolve_spec
+    from mgsearch.shrink.widen import widen as widen_spec
+    from mgsearch.train import check_training_memory
+
+    check_training_memory(widen_spec(resolve_spec(base), widen), batch_size=1, what=f"the network widened x{widen:g}")
+
+
 def _nonneg_int(flag: str, text: str) -> int:
     from mgsearch.errors import ConfigError
 
@@ -146,8 +155,10 @@ def _pct(v: float | None) -> str:
 def run(args: argparse.Namespace) -> int:
     from mgsearch.errors import ConfigError
     from mgsearch.presets import resolve_spec
+    from mgsearch.spec import MAX_WIDTH
+    from mgsearch.training.recipe import MAX_BATCH_SIZE, MAX_EPOCHS
 
-    widen = _number("--widen", args.widen, low=0)
+    widen = _number("--widen", args.widen, low=0, high=MAX_WIDTH)
     ratio = None if args.ratio is None else _number("--ratio", args.ratio, low=0, high=16)
     keep = _number("--keep-ratio", args.keep_ratio, low=0, high=1)
     strength = _number("--bn-l1-strength", args.bn_l1_strength, low=-1e-300)
@@ -164,6 +175,12 @@ def run(args: argparse.Namespace) -> int:
     batches = positive_int("--importance-batches", args.importance_batches)
     bn_epochs = positive_int("--bn-l1-epochs", args.bn_l1_epochs)
     batch_size = positive_int("--batch-size", args.batch_size)
+    for flag, value, most in (("--epochs", epochs, MAX_EPOCHS), ("--importance-batches", batches, 100_000),
+                              ("--bn-l1-epochs", bn_epochs, MAX_EPOCHS), ("--batch-size", batch_size, MAX_BATCH_SIZE),
+                              ("--min-width", min_width, MAX_WIDTH)):
+        if value is not None and value > most:
+            raise ConfigError(f"{flag}={value} must be <= {most}")
+    _check_widened_memory(args.base, widen)
     protect = _check_out(args) if args.out else []
 
     from mgsearch.data import load_dataset

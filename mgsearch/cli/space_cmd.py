@@ -29,6 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+#: the most architectures `--sample` draws (about a minute of work)
+MAX_SAMPLE = 100_000
+
+
 def _seed(text: str) -> int:
     from mgsearch.errors import ConfigError
 
@@ -47,10 +51,13 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from mgsearch.cli.common import format_table, human_count, positive_int, shape_overrides
+    from mgsearch.errors import ConfigError
     from mgsearch.cost import cost
     from mgsearch.space import SearchSpace
 
     n = positive_int("--sample", args.sample)
+    if n > MAX_SAMPLE:
+        raise ConfigError(f"--sample={n} must be <= {MAX_SAMPLE:,}")
     seed = _seed(args.seed)
     space = SearchSpace.from_file(args.space).with_overrides(**shape_overrides(args))
     lo_spec, hi_spec = space.min_spec(), space.max_spec()

@@ -61,11 +61,16 @@ def run(args: argparse.Namespace) -> int:
     from mgsearch.cli.common import human_count, print_json
     from mgsearch.data import load_dataset
     from mgsearch.presets import resolve_spec
-    from mgsearch.train import Fidelity, train
+    from mgsearch.errors import ConfigError, clip
+    from mgsearch.train import MAX_THREADS, Fidelity, check_training_memory, train
 
     fidelity = Fidelity(epochs=args.epochs, train_fraction=args.train_fraction, batch_size=args.batch_size)
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise ConfigError(f"--threads={args.threads} must be in 1..{MAX_THREADS}")
     recipe = _recipe(args)
+    label = "inline spec" if args.spec.lstrip().startswith("{") else clip(args.spec)
     spec = resolve_spec(args.spec)  # a bad spec fails before the dataset is loaded
+    check_training_memory(spec, batch_size=1, what=label)  # so does one too big to build
     ds = load_dataset(args.dataset, args.data_root, val_fraction=args.val_fraction, seed=args.split_seed,
                       download=args.download)
     spec = resolve_spec(spec, in_channels=ds.in_channels, num_classes=ds.num_classes, input_size=ds.input_size)
@@ -74,7 +79,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**result.to_dict(), "dataset": ds.describe(), "spec": spec.to_dict(), "spec_hash": spec.hash})
         return 0
-    label = "inline spec" if args.spec.lstrip().startswith("{") else args.spec
     d = ds.describe()
     print(f"{label} on {ds.name} ({ds.source}): {d['train']:,} train / {d['val']:,} val / {d['test']:,} test images, "
           f"{ds.in_channels}x{ds.input_size}x{ds.input_size}, {ds.num_classes} classes")

@@ -161,12 +161,16 @@ def shrink(
     from mgsearch.shrink.fit import fit_widths
     from mgsearch.shrink.importance import channel_importance
     from mgsearch.shrink.widen import widen as widen_spec
+    from mgsearch.train import check_training_memory
 
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ConfigError(f"epochs={epochs!r} must be an integer >= 0")
     if (distill or baseline) and epochs == 0:
         raise ConfigError("distill/baseline need training: give epochs >= 1")
     widened = widen_spec(base_spec, widen)
+    # the widened network is built and trained (scored) next: refuse one that cannot fit in memory
+    check_training_memory(widened, batch_size=importance_batch_size if importance == "grad-init" else batch_size,
+                          what=f"the network widened x{float(widen):g}")
     t0 = time.perf_counter()
     scores = channel_importance(
         widened,

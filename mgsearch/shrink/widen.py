@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from mgsearch.errors import ConfigError
+from mgsearch.errors import ConfigError, clip_repr
 from mgsearch.spec import MAX_WIDTH, ArchSpec, width_slots
 
 __all__ = ["widen", "widen_width"]
@@ -26,7 +26,9 @@ def widen(spec: ArchSpec, factor: float) -> ArchSpec:
     the factor is applied per slot. ``factor`` must be a positive number (>= 1 widens, < 1 narrows).
     """
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) or factor <= 0:
-        raise ConfigError(f"widen={factor!r} must be a positive number (e.g. 2 for twice the widths)")
+        raise ConfigError(f"widen={clip_repr(factor)} must be a positive number (e.g. 2 for twice the widths)")
+    if factor > MAX_WIDTH:
+        raise ConfigError(f"widen={factor:g} makes every width above the maximum {MAX_WIDTH}")
     values = [widen_width(slot.value, float(factor), slot.multiple_of) for slot in width_slots(spec)]
     too_wide = max(values)
     if too_wide > MAX_WIDTH:

@@ -19,6 +19,9 @@ from mgsearch.errors import ConfigError
 __all__ = ["Fidelity", "Recipe", "lr_at", "make_optimizer", "param_groups", "SCHEDULES", "OPTIMIZERS"]
 
 SCHEDULES = ("cosine", "onecycle", "constant")
+#: upper bounds of a fidelity (the same as the study file's): beyond them a value is a typo
+MAX_EPOCHS = 10_000
+MAX_BATCH_SIZE = 65_536
 OPTIMIZERS = ("sgd", "adamw")
 
 
@@ -40,10 +43,14 @@ class Fidelity:
 
     def __post_init__(self) -> None:
         _positive("fidelity", "epochs", self.epochs)
+        if self.epochs > MAX_EPOCHS:
+            raise ConfigError(f"fidelity.epochs={self.epochs} must be <= {MAX_EPOCHS}")
         _positive("fidelity", "train_fraction", self.train_fraction, kind=float)
         if self.train_fraction > 1.0:
             raise ConfigError(f"fidelity.train_fraction={self.train_fraction} must be in (0, 1]")
         _positive("fidelity", "batch_size", self.batch_size)
+        if self.batch_size > MAX_BATCH_SIZE:
+            raise ConfigError(f"fidelity.batch_size={self.batch_size} must be <= {MAX_BATCH_SIZE}")
         object.__setattr__(self, "train_fraction", float(self.train_fraction))
 
     def to_dict(self) -> dict[str, Any]:
