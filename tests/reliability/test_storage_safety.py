@@ -363,7 +363,7 @@ def test_a_trial_failed_by_heartbeat_carries_status_and_error(searched: Path) ->
     study = optuna.load_study(study_name="rel", storage=storage)
     dead = study.ask()  # a worker that started a trial, sent one heartbeat and was SIGKILLed
     storage.record_heartbeat(dead._trial_id)
-    time.sleep(1.5)
+    time.sleep(2.5)  # SQLite's CURRENT_TIMESTAMP has whole seconds: 1.5 s can read as 1 s, not > grace 1 s
     optuna.storages.fail_stale_trials(study)
     trials = optuna.load_study(study_name="rel", storage=url).get_trials()
     killed = trials[dead.number]
