@@ -76,13 +76,12 @@ class ExportResult:
 # --------------------------------------------------------------------------- loading
 def read_spec(folder: str | Path) -> ArchSpec:
     """The ArchSpec in ``folder/arch.json``; a bad field is a :class:`SpecError` naming the file."""
+    from mgsearch.inputs import read_input_file
+
     path = Path(folder) / ARCH_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ExportError(f"{path}: not found; is {folder} an mgsearch export folder?") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExportError(f"{path}: cannot be read ({type(exc).__name__})") from None
+    # a regular file of at most 16 MB: an arch.json that is a FIFO or a link to /dev/zero is refused
+    text = read_input_file(path, missing=f"not found; is {folder} an mgsearch export folder?",
+                           expected="an arch.json file", error=ExportError)
     try:
         return ArchSpec.from_json(text)
     except SpecError as exc:

@@ -25,6 +25,9 @@ __all__ = ["ENV_VAR", "FALLBACK_LIMIT", "MemoryLimitError", "check_weights_fit",
 ENV_VAR = "MGSEARCH_MEMORY_LIMIT"
 #: the limit where the free physical memory cannot be read
 FALLBACK_LIMIT = 8 * 2**30
+#: the share of the available memory (MemAvailable) a model may claim: the rest is the OS's, the
+#: data's and the estimate's margin
+AVAILABLE_SHARE = 0.8
 BYTES_PER_PARAM = 4  # float32
 _SUFFIX = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
@@ -41,30 +44,45 @@ def _parse_size(text: str) -> int:
 
 
 def memory_limit() -> tuple[int, str]:
-    """(bytes, where it comes from): ``$MGSEARCH_MEMORY_LIMIT`` if set, else half of the physical
-    memory available now, else :data:`FALLBACK_LIMIT`."""
+    """(bytes, where it comes from): ``$MGSEARCH_MEMORY_LIMIT`` if set, else :data:`AVAILABLE_SHARE`
+    of the memory available now (free plus reclaimable page cache), else :data:`FALLBACK_LIMIT`."""
     env = os.environ.get(ENV_VAR)
     if env:
         return _parse_size(env), ENV_VAR
-    try:
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        free = 0
-    if free > 0:
-        return free // 2, "half the free memory"
+    available = _available_memory()
+    if available > 0:
+        return int(available * AVAILABLE_SHARE), f"{AVAILABLE_SHARE:.0%} of the available memory"
     return FALLBACK_LIMIT, "the default limit"
 
 
+def _available_memory() -> int:
+    """Bytes the kernel could hand out now: ``MemAvailable`` of /proc/meminfo (free memory plus the
+    page cache it can drop), else the free pages; 0 where neither can be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
 def _gb(n: float) -> str:
-    return f"{n / 1e9:.3g} GB"
+    """``1.23 GB``, ``7,000 GB``: never scientific notation."""
+    gb = n / 1e9
+    return f"{gb:,.0f} GB" if gb >= 100 else f"{gb:.3g} GB"
 
 
 def check_weights_fit(params: int, *, what: str, copies: int = 1, limit: int | None = None) -> None:
     """Raise :class:`MemoryLimitError` when ``params`` float32 weights (times ``copies``: e.g. 4
     for training with Adam: weights, gradients and two moments) need more than ``limit`` bytes
     (default :func:`memory_limit`). ``what`` names the spec's source (a file, a trial) in the
-    one-line message, e.g. ``x/arch.json: needs 130 GB for weights, more than 31.2 GB (half the
-    free memory; set MGSEARCH_MEMORY_LIMIT to change it)``."""
+    one-line message, e.g. ``x/arch.json: needs 130 GB for weights, more than 31.2 GB (80% of the
+    available memory; set MGSEARCH_MEMORY_LIMIT to change it)``."""
     need = int(params) * BYTES_PER_PARAM * max(int(copies), 1)
     source = "the given limit"
     if limit is None:

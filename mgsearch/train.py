@@ -96,7 +96,7 @@ def check_training_memory(spec: ArchSpec, *, batch_size: int, what: str) -> None
     From the analytic cost (:func:`mgsearch.cost`): the weights x :data:`TRAINING_COPIES` must fit
     (:func:`mgsearch.memory.check_weights_fit`), and so must they plus the activations of one batch
     (``cost.activations`` x ``batch_size`` x :data:`ACTIVATION_COPIES` float32 values). The limit is
-    :func:`mgsearch.memory.memory_limit` (``$MGSEARCH_MEMORY_LIMIT``, else half the free memory).
+    :func:`mgsearch.memory.memory_limit` (``$MGSEARCH_MEMORY_LIMIT``, else 80 % of the available memory).
     ``what`` names the spec in the one-line :class:`~mgsearch.memory.MemoryLimitError`.
     """
     from mgsearch.cost import cost

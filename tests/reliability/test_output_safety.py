@@ -375,6 +375,38 @@ def test_memory_check_is_pure_and_states_the_limit(monkeypatch):
         memory.check_weights_fit(1, what="z")
 
 
+def test_memory_limit_counts_reclaimable_memory_and_never_prints_scientific_notation(monkeypatch):
+    from mgsearch import memory
+
+    monkeypatch.delenv(memory.ENV_VAR, raising=False)
+    limit, source = memory.memory_limit()
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        available = next(int(line.split()[1]) * 1024 for line in meminfo.read_text().splitlines()
+                         if line.startswith("MemAvailable:"))
+        assert abs(limit - memory.AVAILABLE_SHARE * available) < 0.05 * available  # not the (smaller) MemFree
+        assert "available memory" in source
+    with pytest.raises(memory.MemoryLimitError, match=r"needs 7,000 GB for weights") as info:
+        memory.check_weights_fit(1_750_000_000_000, what="x", limit=10**9)
+    assert "e+" not in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero-link", "folder"])
+def test_load_refuses_an_arch_json_that_is_not_a_regular_file(exported, tmp_path, kind):
+    dst = tmp_path / "copy"
+    shutil.copytree(exported, dst)
+    arch = dst / ex.ARCH_FILE
+    arch.unlink()
+    if kind == "fifo":
+        os.mkfifo(arch)
+    elif kind == "dev-zero-link":
+        arch.symlink_to("/dev/zero")
+    else:
+        arch.mkdir()
+    with pytest.raises(ex.ExportError, match=r"arch\.json: .*(not a regular file|is a folder|FIFO|device)"):
+        mgsearch.load(dst)
+
+
 # --------------------------------------------------------------------------- defect 12: non-finite weights
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_load_refuses_non_finite_weights(exported, tmp_path, bad):
