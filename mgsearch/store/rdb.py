@@ -237,7 +237,9 @@ class DatabaseWatch:
 
     A process keeps writing into a deleted file's inode and would report success while nothing
     exists on disk; :meth:`check` compares ``(st_dev, st_ino)`` with those recorded when opened.
-    For other databases it does nothing.
+    The watch keeps a read-only connection to the file it opened, so that when the file goes away
+    the study can still be copied out of the old inode (``VACUUM INTO``) to a ``.recovered-*.db``
+    file beside it. For other databases it does nothing.
     """
 
     def __init__(self, url: str, storage: Any = None) -> None:
@@ -245,6 +247,8 @@ class DatabaseWatch:
         self.storage = storage  # the storage opened on ``url``, for callers that need both
         self.path = sqlite_path(url) if is_sqlite(url) else None
         self.identity = self._identity()
+        self._keeper = self._keep_open()
+        self._recovered: Path | None = None
 
     def _identity(self) -> tuple[int, int] | None:
         if self.path is None:
@@ -255,18 +259,63 @@ class DatabaseWatch:
             return (-1, -1)
         return (st.st_dev, st.st_ino)
 
+    def _keep_open(self) -> sqlite3.Connection | None:
+        """A read-only connection that holds the opened file (and its write-ahead log) open."""
+        if self.path is None or self.identity == (-1, -1):
+            return None
+        try:
+            conn = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?mode=ro", uri=True,
+                                   timeout=SQLITE_TIMEOUT_S, check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the WAL too
+            return conn
+        except sqlite3.Error:
+            return None
+
     def changed(self) -> bool:
         """True when the path no longer is the file that was opened."""
         return self.path is not None and self._identity() != self.identity
 
+    def recover(self) -> Path | None:
+        """Copy the study out of the file that was opened (now unlinked or replaced) to a new
+        ``<name>.recovered-<time>.db`` beside the path, once; the copy's path, or None when it failed."""
+        if self._recovered is not None or self._keeper is None or self.path is None:
+            return self._recovered
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = self.path.with_name(f"{self.path.name}.recovered-{stamp}.db")
+        n = 1
+        while target.exists() or target.is_symlink():  # never write over anything
+            n += 1
+            target = self.path.with_name(f"{self.path.name}.recovered-{stamp}-{n}.db")
+        try:
+            self._keeper.execute("VACUUM INTO ?", (str(target),))
+        except sqlite3.Error:
+            if target.exists():
+                target.unlink()  # a partial copy of ours (the name was free before)
+            return None
+        self._recovered = target
+        return target
+
     def check(self) -> None:
-        """:class:`StorageError` when :meth:`changed`."""
-        if self.changed():
-            raise StorageError(
-                f"storage {redact_url(self.url)}: the database file {self.path} was deleted or replaced while "
-                "this run used it; stopping: the trials written since then are in the old, unlinked file and "
-                "are lost (restore the file from a backup, or run again to start a new study)"
-            )
+        """:class:`StorageError` when :meth:`changed` (after copying the study out, where it can)."""
+        if not self.changed():
+            return
+        saved = self.recover()
+        if saved is not None:
+            fate = (f"the study, with every trial finished so far, was copied to {saved}: move it back to "
+                    f"{self.path.name} and run again to resume")
+        else:
+            fate = ("the trials written since then are in the old, unlinked file and are lost (restore the "
+                    "file from a backup, or run again to start a new study)")
+        raise StorageError(
+            f"storage {redact_url(self.url)}: the database file {self.path} was deleted or replaced while "
+            f"this run used it; stopping: {fate}"
+        )
+
+    def close(self) -> None:
+        """Release the read-only connection."""
+        if self._keeper is not None:
+            self._keeper.close()
+            self._keeper = None
 
 
 # --------------------------------------------------------------------------- failed trials

@@ -109,10 +109,22 @@ def test_database_deleted_or_replaced_during_search_stops_with_one_line(
 
     fake_train(train_then_remove_db)
     code, out, err = cli(capsys, "search", str(path))
-    assert_one_line_error(code, err, str(db), "deleted or replaced")
+    assert_one_line_error(code, err, str(db), "deleted or replaced", "was copied to")
     assert "finished trials" not in out
     if how == "replaced":  # the file now at the path is not written to
         assert dump(db) == "BEGIN TRANSACTION;\nCREATE TABLE other (x);\nCOMMIT;"
+    # the study was copied out of the unlinked file: every trial that had finished, and it resumes
+    (saved,) = db.parent.glob(db.name + ".recovered-*.db")
+    assert str(saved) in err
+    recovered = optuna.load_study(study_name="rel", storage=f"sqlite:///{saved}")
+    assert recovered.user_attrs.get("config") and recovered.trials
+    for f in db.parent.glob(db.name + "*"):
+        if f != saved:
+            f.unlink()
+    saved.rename(db)
+    fake_train(lambda spec, ds, *, fidelity, **kw: fake_result(0.5, fidelity.epochs))
+    code, out, err = cli(capsys, "search", str(path))
+    assert code == 0, err
 
 
 # --------------------------------------------------------------------------- 4: credentials in URLs
