@@ -32,23 +32,23 @@ __all__ = [
     "SAMPLERS",
     "PRUNERS",
     "STRATEGIES",
-    "OBJECTIVES",
+    "PRIMARY_OBJECTIVE",
+    "objective_names",
     "OVERRIDE_KEYS",
+    "override_keys",
 ]
 
 SAMPLERS = ("tpe", "nsga2", "random", "gp", "qmc")
 PRUNERS = ("hyperband", "successive-halving", "median", "none")
 STRATEGIES = ("direct", "lwdna")
-#: the first objective is always val_acc (maximised); the others are minimised
-OBJECTIVES = ("val_acc", "params", "macs", "latency_ms")
-#: upper bounds beyond which a budget is a typo, not a budget
-MAX_COUNT = 10**13
-MAX_LATENCY_MS = 3.6e6
+#: the first objective is always val_acc (maximised); the others are registered metrics (objective_names)
+PRIMARY_OBJECTIVE = "val_acc"
 #: the rule for study names (``[study] name``, ``--name`` and the default taken from the file name)
 NAME_PATTERN = r"[A-Za-z0-9_.\-]{1,100}"
 NAME_RULE = "1-100 letters, digits, '_', '-', '.'"
 
-#: CLI override name -> key path in the study file
+#: CLI override name -> key path in the study file (the budget keys come from the metric registry:
+#: :func:`override_keys`)
 OVERRIDE_KEYS: dict[str, tuple[str, str]] = {
     "name": ("study", "name"),
     "n_trials": ("study", "n_trials"),
@@ -63,12 +63,24 @@ OVERRIDE_KEYS: dict[str, tuple[str, str]] = {
     "train_fraction": ("data", "train_fraction"),
     "epochs": ("fidelity", "epochs"),
     "batch_size": ("fidelity", "batch_size"),
-    "max_params": ("budget", "max_params"),
-    "max_macs": ("budget", "max_macs"),
-    "max_latency_ms": ("budget", "max_latency_ms"),
     "device": ("device", "name"),
     "threads": ("device", "threads"),
 }
+
+
+def override_keys() -> dict[str, tuple[str, str]]:
+    """:data:`OVERRIDE_KEYS` plus one ``max_<metric>`` override per registered budget metric."""
+    from mgsearch.metrics import budget_keys
+
+    return {**OVERRIDE_KEYS, **{key: ("budget", key) for key in budget_keys()}}
+
+
+def objective_names() -> tuple[str, ...]:
+    """The allowed objectives: :data:`PRIMARY_OBJECTIVE` first, then every registered metric that may
+    be searched on (test accuracy may not)."""
+    from mgsearch.metrics import metrics
+
+    return (PRIMARY_OBJECTIVE,) + tuple(m.name for m in metrics(where=lambda m: m.objective) if m.name != PRIMARY_OBJECTIVE)
 
 
 # --------------------------------------------------------------------------- the value
@@ -103,9 +115,8 @@ class StudyConfig:
     train_fraction: float = 1.0
     epochs: int = 5
     batch_size: int = 128
-    max_params: int | None = None
-    max_macs: int | None = None
-    max_latency_ms: float | None = None
+    #: budget: metric name -> limit (only the limited metrics; ``config.max_params`` reads one)
+    limits: Mapping[str, float] = field(default_factory=dict)
     recipe: Mapping[str, Any] = field(default_factory=dict)
     device: str = "auto"
     threads: int | None = None
@@ -123,9 +134,28 @@ class StudyConfig:
         """The storage URL with any password replaced by ``***``."""
         return redact_url(self.storage)
 
+    def limit(self, metric: str) -> float | None:
+        """The budget limit on ``metric`` (a registered name), or None when unlimited."""
+        from mgsearch.metrics import get_metric
+
+        return self.limits.get(get_metric(metric).name)
+
+    def __getattr__(self, name: str) -> Any:
+        # ``config.max_params``: the limit under a registered budget key (None where unset)
+        if name.startswith("max_") and "limits" in self.__dict__:
+            from mgsearch.metrics import metric_for_budget_key
+
+            metric = metric_for_budget_key(name)
+            if metric is not None:
+                return self.__dict__["limits"].get(metric.name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def budget(self) -> dict[str, Any]:
-        """``{"max_params", "max_macs", "max_latency_ms"}`` with None where unset (the stored form)."""
-        return {"max_params": self.max_params, "max_macs": self.max_macs, "max_latency_ms": self.max_latency_ms}
+        """``{"max_params", "max_macs", "max_latency_ms", ...}``: every registered budget key, None where
+        unset (the stored form)."""
+        from mgsearch.metrics import budget_metrics
+
+        return {m.budget_key: self.limits.get(m.name) for m in budget_metrics()}
 
     def fidelity(self) -> dict[str, Any]:
         """``{"epochs", "train_fraction", "batch_size"}`` (the stored form)."""
@@ -259,12 +289,21 @@ _TABLES: dict[str, tuple[str, ...]] = {
     ),
     "data": ("dataset", "root", "val_fraction", "train_fraction"),
     "fidelity": ("epochs", "batch_size"),
-    "budget": ("max_params", "max_macs", "max_latency_ms"),
+    "budget": (),  # the registered budget keys (_allowed_keys)
     "device": ("name", "threads"),
     "baselines": ("sizes",),
     "recipe": (),  # passthrough (checked against train.Recipe)
     "lwdna": (),  # passthrough (checked by mgsearch.shrink)
 }
+
+
+def _allowed_keys(table: str) -> tuple[str, ...]:
+    """The keys a table may hold (empty: a passthrough table); ``[budget]``'s come from the metric registry."""
+    if table == "budget":
+        from mgsearch.metrics import budget_keys
+
+        return budget_keys()
+    return _TABLES[table]
 
 
 def _is_int(v: Any) -> bool:
@@ -273,19 +312,6 @@ def _is_int(v: Any) -> bool:
 
 def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
-
-
-def _parse_count(text: str) -> int | None:
-    t = text.strip().lower().replace("_", "").replace(",", "")
-    scale = 1
-    if t and t[-1] in "kmg":
-        scale = {"k": 10**3, "m": 10**6, "g": 10**9}[t[-1]]
-        t = t[:-1]
-    try:
-        value = float(t) * scale
-    except ValueError:
-        return None
-    return int(round(value)) if math.isfinite(value) else None
 
 
 def _parse_seconds(text: str) -> float | None:
@@ -318,19 +344,20 @@ def parse_study_config(
             raise ConfigError(f"{file}: [{clip(table)}] is not a known table; allowed: {', '.join(_TABLES)}")
         if not isinstance(content, Mapping):
             raise ConfigError(f"{file}: {table}={clip_repr(content)} is not allowed: it must be a table [{table}]")
-        allowed = _TABLES[table]
+        allowed = _allowed_keys(table)
         if allowed:
             for key in content:
                 if key not in allowed:
                     raise ConfigError(f"{file}: {table}.{clip(key)} is not a known key; allowed: {', '.join(allowed)}")
         data[table] = dict(content)
     origins: dict[tuple[str, str], str] = {}
+    known_overrides = override_keys()
     for name, value in (overrides or {}).items():
         if value is None:
             continue
-        if name not in OVERRIDE_KEYS:
+        if name not in known_overrides:
             raise ValueError(f"unknown study override {name!r}")
-        table, key = OVERRIDE_KEYS[name]
+        table, key = known_overrides[name]
         data.setdefault(table, {})[key] = value
         origins[(table, key)] = "--" + name.replace("_", "-")
     r = _Reader(file, origins)
@@ -381,13 +408,6 @@ def parse_study_config(
 
         return check
 
-    def count(v: Any) -> Any:
-        if isinstance(v, str):
-            v = _parse_count(v)
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        return v if _is_int(v) and 0 < v <= MAX_COUNT else None
-
     def seconds(v: Any) -> Any:
         if isinstance(v, str):
             v = _parse_seconds(v)
@@ -426,17 +446,20 @@ def parse_study_config(
         storage = _resolve_sqlite(storage, base)
     sampler = get(study, "study", "sampler", "tpe", choice(SAMPLERS), f"one of {', '.join(SAMPLERS)}")
 
+    allowed_objectives = objective_names()
+
     def objectives_check(v: Any) -> Any:
         if isinstance(v, str):
             v = [v]
-        if not isinstance(v, list) or not v or v[0] != "val_acc":
+        if not isinstance(v, list) or not v or v[0] != PRIMARY_OBJECTIVE:
             return None
-        if any(o not in OBJECTIVES for o in v) or len(set(v)) != len(v):
+        if any(o not in allowed_objectives for o in v) or len(set(v)) != len(v):
             return None
         return tuple(v)
 
-    objectives = get(study, "study", "objectives", ("val_acc",), objectives_check,
-                     f"a list starting with 'val_acc', then any of {', '.join(OBJECTIVES[1:])}, no repeats")
+    objectives = get(study, "study", "objectives", (PRIMARY_OBJECTIVE,), objectives_check,
+                     f"a list starting with {PRIMARY_OBJECTIVE!r}, then any of {', '.join(allowed_objectives[1:])}, "
+                     "no repeats")
     multi = len(objectives) > 1
     pruner = get(study, "study", "pruner", "none" if multi else "median", choice(PRUNERS), f"one of {', '.join(PRUNERS)}")
     if multi and pruner != "none":
@@ -463,13 +486,14 @@ def parse_study_config(
     epochs = get(fid, "fidelity", "epochs", 5, pos_int(1, 10000), "an integer in 1..10000")
     batch_size = get(fid, "fidelity", "batch_size", 128, pos_int(1, 65536), "an integer in 1..65536")
 
-    # [budget]
-    counts = "a positive count up to 1e13 (an integer or a string like '50k', '1.5M')"
-    max_params = get(budget, "budget", "max_params", None, count, counts)
-    max_macs = get(budget, "budget", "max_macs", None, count, counts)
-    max_latency = get(budget, "budget", "max_latency_ms", None,
-                      lambda v: float(v) if _is_num(v) and 0 < float(v) <= MAX_LATENCY_MS else None,
-                      "a positive number of milliseconds up to 3.6e6")
+    # [budget]: one limit per registered budget metric (max_params, max_macs, max_latency_ms, ...)
+    from mgsearch.metrics import budget_metrics
+
+    limits = {}
+    for metric in budget_metrics():
+        limit = get(budget, "budget", metric.budget_key, None, metric.parse_limit, metric.limit_rule)
+        if limit is not None:
+            limits[metric.name] = limit
 
     # [device]
     dev = get(device, "device", "name", "auto",
@@ -501,8 +525,7 @@ def parse_study_config(
         strategy=strategy, seed=seed, n_trials=n_trials, timeout=timeout, storage=storage, sampler=sampler,
         pruner=pruner, objectives=objectives, repair=repair, heartbeat_interval=heartbeat, grace_period=grace,
         max_retry=max_retry, dataset=dataset, data_root=root, val_fraction=val_fraction,
-        train_fraction=train_fraction, epochs=epochs, batch_size=batch_size, max_params=max_params,
-        max_macs=max_macs, max_latency_ms=max_latency, recipe=dict(recipe), device=dev, threads=threads,
+        train_fraction=train_fraction, epochs=epochs, batch_size=batch_size, limits=limits, recipe=dict(recipe), device=dev, threads=threads,
         lwdna=dict(lwdna), baseline_sizes=sizes,
     )
 

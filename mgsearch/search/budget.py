@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Mapping
 
 from mgsearch.errors import BudgetError
+from mgsearch.metrics import ANALYTIC, MEASURED, get_metric, metric_for_budget_key, resolve_limits
 from mgsearch.spec import ArchSpec, round_to_multiple, width_slots
 from mgsearch.study import StudyConfig
 
@@ -19,45 +20,78 @@ __all__ = ["Budget", "check_space_minimum", "repair_to_budget", "uniform_scale"]
 MIN_REPAIR_WIDTH = 4
 
 
-@dataclass(frozen=True)
 class Budget:
-    """The hard limits of a study; ``None`` means unlimited."""
+    """The hard limits of a study: metric name -> limit; a metric without a limit is unlimited.
 
-    max_params: int | None = None
-    max_macs: int | None = None
-    max_latency_ms: float | None = None
+    ``Budget({"params": 50_000})`` or, with the study file's keys, ``Budget(max_params=50_000)``.
+    Analytic metrics (params, MACs, any registered analytic metric) are checked from the cost before
+    training (:meth:`analytic_constraints`); measured ones (latency) where they are measured
+    (:meth:`measured_constraints`). ``budget.max_params`` reads a limit by its budget key.
+    """
+
+    __slots__ = ("limits",)
+    limits: Mapping[str, float]
+
+    def __init__(self, limits: Mapping[str, float] | None = None, /, **max_keys: float | None) -> None:
+        object.__setattr__(self, "limits", MappingProxyType(resolve_limits(limits, **max_keys)))
 
     @classmethod
     def from_config(cls, config: StudyConfig) -> "Budget":
-        return cls(config.max_params, config.max_macs, config.max_latency_ms)
+        return cls(config.limits)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Budget is immutable")
+
+    def __getattr__(self, name: str) -> Any:
+        metric = metric_for_budget_key(name) if name.startswith("max_") else None
+        if metric is None:
+            raise AttributeError(f"'Budget' object has no attribute {name!r}")
+        return self.limits.get(metric.name)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Budget) and dict(self.limits) == dict(other.limits)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.limits.items()))
+
+    def __repr__(self) -> str:
+        return f"Budget({dict(self.limits)!r})"
+
+    def limit(self, metric: str) -> float | None:
+        """The limit on ``metric`` (a registered name), or None."""
+        return self.limits.get(get_metric(metric).name)
 
     @property
     def names(self) -> list[str]:
-        """Constraint names in the stored order: ``params``, ``macs``, ``latency_ms`` (the set ones)."""
-        return [n for n, v in (("params", self.max_params), ("macs", self.max_macs),
-                               ("latency_ms", self.max_latency_ms)) if v is not None]
+        """Constraint names in the stored order (registry order: ``params``, ``macs``, ``latency_ms``, then
+        metrics registered later), the limited ones only."""
+        return list(self.limits)
 
-    def analytic_constraints(self, c: "Cost") -> dict[str, float]:
-        """``value - limit`` for the params / MACs limits that are set (<= 0: feasible)."""
+    def analytic_constraints(self, c: "Cost", spec: "ArchSpec | None" = None) -> dict[str, float]:
+        """``value - limit`` for every limited analytic metric (<= 0: feasible); ``spec`` is the
+        architecture ``c`` is the cost of (None where only the cost is at hand)."""
         out: dict[str, float] = {}
-        if self.max_params is not None:
-            out["params"] = float(c.params - self.max_params)
-        if self.max_macs is not None:
-            out["macs"] = float(c.macs - self.max_macs)
+        for name, limit in self.limits.items():
+            metric = get_metric(name)
+            if metric.kind == ANALYTIC:
+                out[name] = float(metric.value(c, spec) - limit)
         return out
 
-    def fits(self, c: "Cost") -> bool:
-        """True when the analytic cost meets the params and MACs limits."""
-        return all(v <= 0 for v in self.analytic_constraints(c).values())
+    def measured_constraints(self, values: Mapping[str, float]) -> dict[str, float]:
+        """``value - limit`` for the limited metrics among the measured ``values`` (``{"latency_ms": 1.2}``)."""
+        return {name: float(values[name] - limit) for name, limit in self.limits.items() if name in values}
+
+    def measures(self) -> list[str]:
+        """The limited metrics that are measured, not computed (``latency_ms``)."""
+        return [name for name in self.limits if get_metric(name).kind == MEASURED]
+
+    def fits(self, c: "Cost", spec: "ArchSpec | None" = None) -> bool:
+        """True when the analytic cost meets every analytic limit."""
+        return all(v <= 0 for v in self.analytic_constraints(c, spec).values())
 
     def describe(self) -> str:
-        parts = []
-        if self.max_params is not None:
-            parts.append(f"max_params={self.max_params:,}")
-        if self.max_macs is not None:
-            parts.append(f"max_macs={self.max_macs:,}")
-        if self.max_latency_ms is not None:
-            parts.append(f"max_latency_ms={self.max_latency_ms:g}")
+        """``max_params=50,000, max_latency_ms=2.5`` (or ``no budget``)."""
+        parts = [f"{get_metric(n).budget_key}={get_metric(n).format_limit(v)}" for n, v in self.limits.items()]
         return ", ".join(parts) or "no budget"
 
 
@@ -70,7 +104,7 @@ def check_space_minimum(space: "SearchSpace", budget: Budget, where: str) -> "Co
 
     smallest = space.min_spec()
     c = cost(smallest)
-    over = [k for k, v in budget.analytic_constraints(c).items() if v > 0]
+    over = [k for k, v in budget.analytic_constraints(c, smallest).items() if v > 0]
     if over:
         raise BudgetError(
             f"{where}: budget {budget.describe()} is below the smallest architecture of space "

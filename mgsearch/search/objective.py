@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from mgsearch.errors import MgsearchError, TrainingDiverged
+from mgsearch.metrics import analytic_values
 from mgsearch.search.budget import Budget, repair_to_budget
 from mgsearch.search.chooser import OptunaChooser
 from mgsearch.spec import ArchSpec
@@ -92,7 +93,7 @@ class Objective:
     def __post_init__(self) -> None:
         self.budget = Budget.from_config(self.config)
         self.versions = package_versions()
-        self.measure_latency = self.config.max_latency_ms is not None or "latency_ms" in self.config.objectives
+        self.measure_latency = "latency_ms" in self.budget.limits or "latency_ms" in self.config.objectives
 
     # ------------------------------------------------------------------ values
     def _values(self, acc: float, attrs: dict[str, Any]) -> float | list[float]:
@@ -130,20 +131,18 @@ class Objective:
         from mgsearch.cost import cost
 
         c = cost(spec)
-        if self.config.repair and not self.budget.fits(c):
+        if self.config.repair and not self.budget.fits(c, spec):
             repaired = repair_to_budget(spec, self.budget)
             if repaired is not None and repaired != spec:
                 attrs["repaired_from"] = spec.to_json()
                 spec, c = repaired, cost(repaired)
-        constraints = self.budget.analytic_constraints(c)
-        attrs.update(spec=spec.to_json(), spec_hash=spec.hash, params=c.params, macs=c.macs,
-                     activations=c.activations)
+        constraints = self.budget.analytic_constraints(c, spec)
+        attrs.update(spec=spec.to_json(), spec_hash=spec.hash, **analytic_values(c, spec))
         if self.measure_latency:
             lat = self._latency(spec)
             attrs["latency_ms"] = lat["median_ms"]
             attrs["latency_device"] = lat["device_name"]
-            if self.config.max_latency_ms is not None:
-                constraints["latency_ms"] = float(lat["median_ms"] - self.config.max_latency_ms)
+            constraints.update(self.budget.measured_constraints({"latency_ms": lat["median_ms"]}))
         attrs["constraints"] = [constraints[n] for n in self.budget.names]
         for name in self.budget.names:
             trial.set_constraint(name, constraints[name])

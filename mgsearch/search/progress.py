@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import TYPE_CHECKING, Any, Sequence
 
-from mgsearch.study import StudyConfig
+from mgsearch.metrics import ANALYTIC, MAXIMIZE, get_metric, metrics
+from mgsearch.study import PRIMARY_OBJECTIVE, StudyConfig
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
-__all__ = ["Progress", "status_counts", "pareto_rows", "is_feasible"]
+__all__ = ["Progress", "status_counts", "pareto_rows", "summary_metrics", "is_feasible"]
 
 
 def is_feasible(trial: "FrozenTrial") -> bool:
@@ -27,24 +29,45 @@ def status_counts(trials: Sequence["FrozenTrial"]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def pareto_rows(trials: Sequence["FrozenTrial"]) -> list[dict[str, Any]]:
-    """Feasible trained trials not dominated in (val_acc max, params min, MACs min), sorted by params."""
+def summary_metrics(config: StudyConfig | None = None) -> tuple[list[str], list[str]]:
+    """``(front, shown)`` metric names of the end-of-search summary: the front is taken over val_acc,
+    the always-shown analytic metrics (params, MACs) and the study's further objectives; the rows
+    also show the metrics the budget limits."""
+    front = [PRIMARY_OBJECTIVE] + [m.name for m in metrics(ANALYTIC, where=lambda m: m.shown)]
+    for name in (config.objectives if config is not None else ()):
+        if name not in front:
+            front.append(name)
+    shown = front + [n for n in (config.limits if config is not None else ()) if n not in front]
+    return front, shown
+
+
+def pareto_rows(trials: Sequence["FrozenTrial"], config: StudyConfig | None = None) -> list[dict[str, Any]]:
+    """Feasible trained trials not dominated on the summary metrics (:func:`summary_metrics`: val_acc max,
+    params min, MACs min, further objectives by their direction), sorted by params.
+
+    Each row: ``trial``, one key per shown metric (None where a trial lacks it), ``spec_hash``."""
     from optuna.trial import TrialState
 
+    front_names, shown = summary_metrics(config)
+    sign = {n: (1.0 if get_metric(n).direction == MAXIMIZE else -1.0) for n in front_names}
     rows = []
     for t in trials:
         a = t.user_attrs
         if t.state != TrialState.COMPLETE or a.get("status") != "trained" or not is_feasible(t):
             continue
-        rows.append({"trial": t.number, "val_acc": float(a["val_acc"]), "params": int(a["params"]),
-                     "macs": int(a["macs"]), "spec_hash": a.get("spec_hash", "")[:12]})
+        row: dict[str, Any] = {"trial": t.number}
+        row.update({n: get_metric(n).read(a.get(n)) for n in shown})
+        row["spec_hash"] = a.get("spec_hash", "")[:12]
+        rows.append(row)
 
-    def dominates(p: dict[str, Any], q: dict[str, Any]) -> bool:
-        no_worse = p["val_acc"] >= q["val_acc"] and p["params"] <= q["params"] and p["macs"] <= q["macs"]
-        better = p["val_acc"] > q["val_acc"] or p["params"] < q["params"] or p["macs"] < q["macs"]
-        return no_worse and better
+    def score(r: dict[str, Any]) -> list[float]:  # larger is better on every front metric
+        return [sign[n] * (r[n] if r[n] is not None else -sign[n] * math.inf) for n in front_names]
 
-    front = [r for r in rows if not any(dominates(o, r) for o in rows if o is not r)]
+    def dominates(p: list[float], q: list[float]) -> bool:
+        return all(a >= b for a, b in zip(p, q)) and any(a > b for a, b in zip(p, q))
+
+    scores = [score(r) for r in rows]
+    front = [r for r, s in zip(rows, scores) if not any(dominates(o, s) for o in scores if o is not s)]
     return sorted(front, key=lambda r: (r["params"], -r["val_acc"], r["trial"]))
 
 

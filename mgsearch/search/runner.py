@@ -167,8 +167,10 @@ def _same_space(study: "optuna.Study", stored: dict[str, Any], config: StudyConf
 
 
 def directions(config: StudyConfig) -> list[str]:
-    """``maximize`` val_acc, ``minimize`` every further objective."""
-    return ["maximize"] + ["minimize"] * (len(config.objectives) - 1)
+    """Each objective's direction, from the metric registry (``maximize`` val_acc, ``minimize`` params...)."""
+    from mgsearch.metrics import get_metric
+
+    return [get_metric(name).direction for name in config.objectives]
 
 
 def check_compatible(study: "optuna.Study", config: StudyConfig) -> None:
@@ -406,7 +408,7 @@ def _run_search(
         storage=config.storage_display,
         n_trials=sum(1 for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)),
         counts=status_counts(trials),
-        pareto=pareto_rows(trials),
+        pareto=pareto_rows(trials, config),
         stopped_by=stopped_by,
         extra={"trials_run_here": current.get("ran", 0)},
     )
