@@ -33,10 +33,11 @@ import types
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from mgsearch.errors import ExportError, MgsearchError, SpecError
 from mgsearch.memory import check_weights_fit
+from mgsearch.metrics import resolve_limits
 from mgsearch.outputs import check_out_folder, sigterm_as_interrupt, study_inputs
 from mgsearch.spec import ArchSpec
 
@@ -484,9 +485,7 @@ def export(
     out: str | Path,
     *,
     trial: int | None = None,
-    max_params: float | None = None,
-    max_macs: float | None = None,
-    max_latency_ms: float | None = None,
+    under: Mapping[str, float] | None = None,
     retrain: bool = False,
     epochs: int | None = None,
     device: str = "cpu",
@@ -494,9 +493,11 @@ def export(
     storage: str | None = None,
     study_name: str | None = None,
     progress: bool | None = None,
+    **max_keys: float | None,
 ) -> ExportResult:
     """Export trial ``trial`` of a stored study, or (``trial=None``) the best trained feasible trial
-    within the given budget (:func:`mgsearch.report.best`), to the folder ``out``.
+    within the given budget (:func:`mgsearch.report.best`: ``under={metric: limit}`` and/or budget-key
+    keywords of the registered metrics, e.g. ``max_params=50_000``), to the folder ``out``.
 
     ``retrain=True`` trains the architecture on the full training split (the validation split
     included) with the study's recipe for ``epochs`` (default: the study's) and measures test
@@ -506,13 +507,13 @@ def export(
     a folder holding them. SIGTERM is handled like Ctrl-C: nothing is left behind.
     """
     with sigterm_as_interrupt():
-        return _export(study, Path(out), trial=trial, max_params=max_params, max_macs=max_macs,
-                       max_latency_ms=max_latency_ms, retrain=retrain, epochs=epochs, device=device, force=force,
+        return _export(study, Path(out), trial=trial, limits=resolve_limits(under, **max_keys), retrain=retrain,
+                       epochs=epochs, device=device, force=force,
                        storage=storage, study_name=study_name, progress=progress)
 
 
-def _export(study: str | Path, out: Path, *, trial: int | None, max_params: float | None, max_macs: float | None,
-            max_latency_ms: float | None, retrain: bool, epochs: int | None, device: str, force: bool,
+def _export(study: str | Path, out: Path, *, trial: int | None, limits: Mapping[str, float], retrain: bool,
+            epochs: int | None, device: str, force: bool,
             storage: str | None, study_name: str | None, progress: bool | None) -> ExportResult:
     from mgsearch.cost import cost
     from mgsearch.report.analysis import best, load_study
@@ -525,7 +526,7 @@ def _export(study: str | Path, out: Path, *, trial: int | None, max_params: floa
     if trial is not None:
         rec = data.trial(trial)
     else:
-        rec = best(data, max_params=max_params, max_macs=max_macs, max_latency_ms=max_latency_ms)
+        rec = best(data, under=limits)
     if rec.spec is None:
         raise ExportError(f"trial {rec.number} of study {data.name!r} stored no readable architecture (status {rec.status})")
     check_weights_fit(cost(rec.spec).params, what=f"trial {rec.number} of study {data.name!r}")

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
+
+from mgsearch.metrics.numbers import human_count, parse_count_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mgsearch.metrics import Metric
+
+__all__ = [
+    "print_json", "format_table", "human_count", "parse_count", "positive_int", "add_shape_overrides",
+    "shape_overrides", "add_budget_flags", "parse_limit_flag", "budget_flag_values",
+]
 
 
 def print_json(obj: Any) -> None:
@@ -40,30 +51,47 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def human_count(n: float) -> str:
-    """12_345 -> '12.3k', 4_100_000 -> '4.1M'."""
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.3g}{unit}"
-    return str(int(n))
-
-
 def parse_count(text: str) -> int:
     """'50k' -> 50000, '1.5M' -> 1500000, '2e6' -> 2000000; plain integers pass through."""
     from mgsearch.errors import ConfigError
 
-    t = str(text).strip().lower().replace("_", "").replace(",", "")
-    scale = 1
-    if t and t[-1] in "kmg":
-        scale = {"k": 10**3, "m": 10**6, "g": 10**9}[t[-1]]
-        t = t[:-1]
-    try:
-        value = float(t) * scale
-    except ValueError:
-        raise ConfigError(f"{text!r} is not a count (examples: 50000, 50k, 1.5M)") from None
-    if value <= 0 or value != value or value == float("inf"):
+    value = parse_count_text(text)
+    if value is None:
+        raise ConfigError(f"{text!r} is not a count (examples: 50000, 50k, 1.5M)")
+    if value <= 0:
         raise ConfigError(f"{text!r} must be a positive count")
-    return int(round(value))
+    return value
+
+
+def add_budget_flags(group: Any, *, prefix: str = "") -> None:
+    """One ``--max-<metric>`` flag per registered budget metric (``--max-params``, ``--max-macs``,
+    ``--max-latency-ms``, ...), stored under the budget key as the text given (``args.max_params``)."""
+    from mgsearch.metrics import MEASURED, budget_metrics
+
+    for m in budget_metrics():
+        example = ", e.g. 50k" if m.integer else ""
+        measured = ", where measured" if m.kind == MEASURED else ""
+        group.add_argument(m.flag, dest=m.budget_key, metavar="N" if m.integer else "X",
+                           help=f"{prefix}limit on {m.label}{example}{measured}")
+
+
+def parse_limit_flag(metric: "Metric", text: str) -> float:
+    """The limit given to ``metric``'s flag (``'50k'`` for counts); a bad one is a one-line ConfigError."""
+    from mgsearch.errors import ConfigError, clip_repr
+
+    value: Any = parse_count(text) if metric.integer else text
+    limit = metric.parse_limit(value)
+    if limit is None:
+        raise ConfigError(f"{metric.flag}={clip_repr(text)} is not allowed: {metric.limit_rule}")
+    return limit
+
+
+def budget_flag_values(args: argparse.Namespace) -> dict[str, float]:
+    """``{metric name: limit}`` of the :func:`add_budget_flags` flags that were given."""
+    from mgsearch.metrics import budget_metrics
+
+    return {m.name: parse_limit_flag(m, text) for m in budget_metrics()
+            if (text := getattr(args, m.budget_key, None)) is not None}
 
 
 def positive_int(flag: str, text: str | int | None, *, default: int | None = None) -> int | None:

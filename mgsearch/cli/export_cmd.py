@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from mgsearch.cli.common import add_budget_flags
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `export` subcommand."""
@@ -18,9 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--trial", type=int, metavar="N", help="the trial number to export")
     which.add_argument("--best", action="store_true", help="the most accurate trained feasible trial within the budget")
-    p.add_argument("--max-params", metavar="N", help="with --best: parameter budget (e.g. 50k)")
-    p.add_argument("--max-macs", metavar="N", help="with --best: MAC budget (e.g. 10M)")
-    p.add_argument("--max-latency-ms", type=float, metavar="MS", help="with --best: latency budget (trials that measured it)")
+    add_budget_flags(p, prefix="with --best: ")  # one --max-<metric> per registered budget metric
     p.add_argument("--out", required=True, metavar="DIR",
                    help="output folder (must not exist unless --force; never a symbolic link)")
     p.add_argument("--retrain", action="store_true", help="train on the full training split and evaluate on test")
@@ -36,11 +36,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from mgsearch.cli.common import human_count, parse_count
+    from mgsearch.cli.common import budget_flag_values, human_count
     from mgsearch.errors import ConfigError
+    from mgsearch.metrics import budget_metrics
 
-    if args.trial is not None and (args.max_params or args.max_macs or args.max_latency_ms):
-        raise ConfigError("--max-params/--max-macs/--max-latency-ms go with --best, not with --trial")
+    limits = budget_flag_values(args)
+    if args.trial is not None and limits:
+        flags = "/".join(m.flag for m in budget_metrics())
+        raise ConfigError(f"{flags} go with --best, not with --trial")
     if (args.epochs is not None or args.device != "cpu") and not args.retrain:
         raise ConfigError("--epochs and --device go with --retrain")
     if args.epochs is not None and args.epochs < 1:
@@ -51,9 +54,7 @@ def run(args: argparse.Namespace) -> int:
         args.study,
         args.out,
         trial=args.trial,
-        max_params=parse_count(args.max_params) if args.max_params else None,
-        max_macs=parse_count(args.max_macs) if args.max_macs else None,
-        max_latency_ms=args.max_latency_ms,
+        under=limits,
         retrain=args.retrain,
         epochs=args.epochs,
         device=args.device,

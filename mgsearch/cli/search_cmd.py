@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from mgsearch.cli.common import add_budget_flags
+
 
 def add_study_arguments(p: argparse.ArgumentParser) -> None:
     """The study file and the flags that override its values (shared by search, worker, baseline)."""
@@ -22,9 +24,7 @@ def add_study_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--train-fraction", type=float, help="share of the training split used per trial")
     g.add_argument("--epochs", type=int, help="epochs per trial")
     g.add_argument("--batch-size", type=int, help="training batch size")
-    g.add_argument("--max-params", help="parameter budget, e.g. 50k")
-    g.add_argument("--max-macs", help="MAC budget, e.g. 10M")
-    g.add_argument("--max-latency-ms", type=float, help="latency budget in ms (measured on this device)")
+    add_budget_flags(g)  # --max-params, --max-macs, --max-latency-ms, ...: one per registered budget metric
     g.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
     g.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--verbose", action="store_true", help="show Optuna's per-trial log lines")
@@ -32,10 +32,10 @@ def add_study_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
-    """The CLI overrides as :data:`mgsearch.study.OVERRIDE_KEYS` names (None = not given)."""
-    from mgsearch.study import OVERRIDE_KEYS
+    """The CLI overrides as :func:`mgsearch.study.override_keys` names (None = not given)."""
+    from mgsearch.study import override_keys
 
-    return {k: getattr(args, k, None) for k in OVERRIDE_KEYS if getattr(args, k, None) is not None}
+    return {k: getattr(args, k, None) for k in override_keys() if getattr(args, k, None) is not None}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,9 +63,18 @@ def print_result(result: Any, as_json: bool) -> None:
     if not result.pareto:
         print("no feasible trained trial yet")
         return
-    print("Pareto-optimal feasible trials (val accuracy vs params vs MACs):")
-    rows = [[r["trial"], round(r["val_acc"], 4), r["params"], r["macs"], r["spec_hash"]] for r in result.pareto]
-    print(format_table(["trial", "val_acc", "params", "MACs", "spec"], rows))
+    from mgsearch.metrics import get_metric
+
+    names = [k for k in result.pareto[0] if k not in ("trial", "spec_hash")]
+    shown = [get_metric(n) for n in names]
+    print(f"Pareto-optimal feasible trials ({' vs '.join(m.header for m in shown)}):")
+    rows = [[r["trial"], *(_cell(r[m.name], m.integer) for m in shown), r["spec_hash"]] for r in result.pareto]
+    print(format_table(["trial", *(m.header for m in shown), "spec"], rows))
+
+
+def _cell(v: Any, integer: bool) -> Any:
+    """A table value: counts as ints (printed with separators), others to 4 decimals; None as '-'."""
+    return v if v is None or integer else round(float(v), 4)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,19 +15,21 @@ import importlib
 from typing import Any
 
 from mgsearch.report.analysis import (
-    COSTS,
     STATUSES,
     StudyData,
     TrialRecord,
     WidthProfiles,
     best,
+    cost_axes,
     feasible,
     hypervolume,
     hypervolume_history,
     load_study,
     pareto_front,
     records_from_trials,
+    report_axes,
     state_counts,
+    study_metrics,
     width_profiles,
 )
 
@@ -44,9 +46,9 @@ _LAZY = {
 }
 
 __all__ = [
-    "COSTS", "STATUSES", "StudyData", "TrialRecord", "WidthProfiles", "best", "feasible", "hypervolume",
-    "hypervolume_history", "load_study", "pareto_front", "records_from_trials", "state_counts",
-    "width_profiles", *_LAZY,
+    "STATUSES", "StudyData", "TrialRecord", "WidthProfiles", "best", "cost_axes", "feasible", "hypervolume",
+    "hypervolume_history", "load_study", "pareto_front", "records_from_trials", "report_axes", "state_counts",
+    "study_metrics", "width_profiles", *_LAZY,
 ]
 
 

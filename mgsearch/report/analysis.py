@@ -8,8 +8,10 @@ notebooks, the report page and the tests share one implementation::
     front = pareto_front(data.records, cost="params")
     rec = best(data, max_params=50_000)          # re-slice a budget without training
 
-Accuracies are fractions in [0, 1]. Costs are the analytic params / MACs stored with each trial
-(``latency`` is the measured ``latency_ms`` where the study measured it).
+Accuracies are fractions in [0, 1]. Cost axes are the minimised metrics of the metric registry
+(:mod:`mgsearch.metrics`): the analytic params / MACs / ... stored with each trial, and measured ones
+such as ``latency_ms`` (``latency`` is read as its older name) where the study measured them.
+:func:`study_metrics` and :func:`report_axes` say which metrics a study's report shows.
 """
 
 from __future__ import annotations
@@ -25,11 +27,15 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from mgsearch.errors import BudgetError, MgsearchError, SpecError, StorageError
+from mgsearch.metrics import ANALYTIC, MINIMIZE, Metric, budget_metrics, find_metric, get_metric, metrics, resolve_limits
+from mgsearch.metrics.numbers import exact_count
 from mgsearch.spec import ArchSpec, width_slots
 from mgsearch.store.urls import redact_url  # re-exported: the one redaction of storage URLs
 
 __all__ = [
-    "COSTS",
+    "cost_axes",
+    "study_metrics",
+    "report_axes",
     "STATUSES",
     "TrialRecord",
     "StudyData",
@@ -47,8 +53,8 @@ __all__ = [
     "widths_text",
 ]
 
-#: cost axes a front can be drawn over, and the record attribute holding each
-COSTS: dict[str, str] = {"params": "params", "macs": "macs", "latency": "latency_ms"}
+#: metrics with a typed field on :class:`TrialRecord`; any other metric is read from ``user_attrs``
+_TYPED = ("val_acc", "test_acc", "params", "macs", "activations", "latency_ms")
 #: trial statuses of the storage contract, plus the states of trials that have not finished
 STATUSES = ("trained", "pruned", "infeasible", "duplicate", "diverged", "failed", "running", "waiting")
 
@@ -110,9 +116,16 @@ class TrialRecord:
         """A trained trial with a validation accuracy (duplicates and baselines' copies excluded)."""
         return self.status == "trained" and self.val_acc is not None
 
+    def value(self, metric: str) -> float | None:
+        """The record's value of ``metric`` (a registered name or alias); None where not stored."""
+        if metric in _TYPED:
+            return getattr(self, metric)
+        m = get_metric(metric)
+        return getattr(self, m.name) if m.name in _TYPED else m.read(self.user_attrs.get(m.name))
+
     def cost(self, axis: str) -> float | None:
-        """The record's cost on ``axis`` (``params``, ``macs`` or ``latency``)."""
-        return getattr(self, _cost_attr(axis))
+        """The record's cost on ``axis`` (a minimised metric: ``params``, ``macs``, ``latency_ms``...)."""
+        return self.value(_axis(axis).name)
 
     @property
     def label(self) -> str:
@@ -142,9 +155,14 @@ class StudyData:
 
     @property
     def budget(self) -> dict[str, Any]:
-        """``{"max_params", "max_macs", "max_latency_ms"}`` (None where unset)."""
+        """``{"max_params", "max_macs", "max_latency_ms", ...}``: every registered budget key (None where unset)."""
         b = self.attrs.get("budget") or {}
-        return {k: b.get(k) for k in ("max_params", "max_macs", "max_latency_ms")}
+        return {m.budget_key: b.get(m.budget_key) for m in budget_metrics()}
+
+    @property
+    def limits(self) -> dict[str, Any]:
+        """The study's budget as ``{metric name: limit}`` (the limited metrics only, in constraint order)."""
+        return {m.name: v for m in budget_metrics() if (v := self.budget.get(m.budget_key)) is not None}
 
     @property
     def fidelity(self) -> dict[str, Any] | None:
@@ -351,12 +369,34 @@ def load_study(
     )
 
 
+# --------------------------------------------------------------------------- metrics of a study
+def cost_axes() -> tuple[str, ...]:
+    """The metrics a front can be drawn over: every registered minimised metric."""
+    return tuple(m.name for m in metrics(where=lambda m: m.direction == MINIMIZE))
+
+
+def _axis(axis: str) -> Metric:
+    m = find_metric(axis)
+    if m is None or m.direction != MINIMIZE:
+        raise MgsearchError(f"cost={axis!r} is unknown; allowed: {', '.join(cost_axes())}")
+    return m
+
+
+def study_metrics(data: StudyData) -> list[Metric]:
+    """The metrics a study's report shows, in registry order: those shown in every report (accuracy,
+    params, MACs, latency), the study's objectives and the metrics its budget limits."""
+    used = set(data.objectives) | set(data.limits)
+    return [m for m in metrics() if m.shown or m.name in used]
+
+
+def report_axes(data: StudyData) -> list[str]:
+    """The cost axes of a study's fronts: its minimised :func:`study_metrics` that are analytic (every
+    trial has them) or that some feasible trained trial measured."""
+    return [m.name for m in study_metrics(data) if m.direction == MINIMIZE
+            and (m.kind == ANALYTIC or feasible(data.records, m.name))]
+
+
 # --------------------------------------------------------------------------- analysis
-def _cost_attr(axis: str) -> str:
-    try:
-        return COSTS[axis]
-    except KeyError:
-        raise MgsearchError(f"cost={axis!r} is unknown; allowed: {', '.join(COSTS)}") from None
 
 
 def feasible(records: Iterable[TrialRecord], cost: str | None = None) -> list[TrialRecord]:
@@ -365,13 +405,13 @@ def feasible(records: Iterable[TrialRecord], cost: str | None = None) -> list[Tr
     Duplicates are excluded (their status is ``duplicate``); should one spec have been trained twice
     (a retry), the earliest trial stands for it.
     """
-    attr = _cost_attr(cost) if cost else None
+    axis = _axis(cost).name if cost else None
     seen: set[str] = set()
     out = []
     for rec in sorted(records, key=lambda r: r.number):
         if not rec.trained or not rec.feasible:
             continue
-        if attr is not None and getattr(rec, attr) is None:
+        if axis is not None and rec.value(axis) is None:
             continue
         if rec.spec_hash:
             if rec.spec_hash in seen:
@@ -388,9 +428,9 @@ def pareto_front(records: Iterable[TrialRecord], cost: str = "params") -> list[T
     Ties: of several trials with equal cost and equal accuracy only the earliest is kept; equal
     accuracy at a higher cost, or equal cost at a lower accuracy, is dominated.
     """
-    attr = _cost_attr(cost)
-    cand = feasible(records, cost)
-    cand.sort(key=lambda r: (getattr(r, attr), -r.val_acc, r.number))
+    axis = _axis(cost).name
+    cand = feasible(records, axis)
+    cand.sort(key=lambda r: (r.value(axis), -r.val_acc, r.number))
     front: list[TrialRecord] = []
     best_acc = -math.inf
     for rec in cand:
@@ -428,11 +468,11 @@ def hypervolume_history(
     against the budget instead. Returns ``(trial_numbers, hypervolumes, ref_cost)``; the
     hypervolume never decreases.
     """
-    attr = _cost_attr(cost)
+    axis = _axis(cost).name
     ordered = sorted(records, key=lambda r: r.number)
-    ok = {id(r) for r in feasible(ordered, cost)}
+    ok = {id(r) for r in feasible(ordered, axis)}
     if ref_cost is None:
-        costs = [getattr(r, attr) for r in ordered if id(r) in ok]
+        costs = [r.value(axis) for r in ordered if id(r) in ok]
         ref_cost = float(max(costs)) if costs else 1.0
     numbers: list[int] = []
     values: list[float] = []
@@ -441,7 +481,7 @@ def hypervolume_history(
     hv = 0.0
     for rec in ordered:
         if id(rec) in ok:
-            c, a = float(getattr(rec, attr)), float(rec.val_acc)
+            c, a = float(rec.value(axis)), float(rec.val_acc)
             if not any(fc <= c and fa >= a for fc, fa in front):
                 front = [(fc, fa) for fc, fa in front if not (c <= fc and a >= fa)] + [(c, a)]
                 hv = hypervolume(front, ref_cost)
@@ -532,42 +572,48 @@ def state_counts(records: Iterable[TrialRecord]) -> dict[str, int]:
     return counts
 
 
-def _fmt_count(n: float) -> str:
-    return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.3g}"
-
-
 def best(
     study: StudyData | Sequence[TrialRecord],
     *,
-    max_params: float | None = None,
-    max_macs: float | None = None,
-    max_latency_ms: float | None = None,
+    under: Mapping[str, float] | None = None,
+    **max_keys: float | None,
 ) -> TrialRecord:
     """The most accurate trained feasible trial within the given budget: a query, no training.
 
-    Ties in accuracy go to fewer params, then the earlier trial. A budget no trial meets raises
-    :class:`~mgsearch.errors.BudgetError` saying what the cheapest trained feasible trial costs.
+    The budget is ``under={metric name: limit}`` and/or budget-key keywords of the registered metrics
+    (``max_params=50_000``, ``max_macs=...``, ``max_latency_ms=...``); a trial without a value of a
+    limited metric (latency not measured) does not fit. Ties in accuracy go to fewer params, then the
+    earlier trial. A budget no trial meets raises :class:`~mgsearch.errors.BudgetError` saying what
+    the cheapest trained feasible trial costs.
     """
     records = study.records if isinstance(study, StudyData) else list(study)
     name = f"study {study.name!r}" if isinstance(study, StudyData) else "the study"
-    limits = [(a, v) for a, v in (("params", max_params), ("macs", max_macs), ("latency_ms", max_latency_ms)) if v is not None]
-    for attr, v in limits:
-        if not (isinstance(v, (int, float)) and v > 0):
-            raise MgsearchError(f"max_{attr}={v!r} must be a positive number")
+    limits = resolve_limits(under, **max_keys)
+    for metric, v in limits.items():
+        if isinstance(v, bool) or not (isinstance(v, (int, float)) and v > 0):
+            raise MgsearchError(f"{get_metric(metric).budget_key}={v!r} must be a positive number")
     pool = feasible(records)
     if not pool:
         raise BudgetError(f"{name} has no trained feasible trial yet; run the search first")
-    fits = [r for r in pool if all(getattr(r, a) is not None and getattr(r, a) <= v for a, v in limits)]
+    fits = [r for r in pool if all((x := r.value(a)) is not None and x <= v for a, v in limits.items())]
     if not fits:
-        axis = limits[0][0] if limits else "params"
-        measured = [r for r in pool if getattr(r, axis) is not None]
-        cheap = min(measured or pool, key=lambda r: (getattr(r, axis) or 0, r.number))
-        want = " and ".join(f"{a} <= {_fmt_count(v)}" for a, v in limits)
-        have = f"{_fmt_count(cheap.params or 0)} params, {_fmt_count(cheap.macs or 0)} MACs"
-        if cheap.latency_ms is not None:
-            have += f", {cheap.latency_ms:.3g} ms"
+        axis = next(iter(limits), "params")
+        measured = [r for r in pool if r.value(axis) is not None]
+        cheap = min(measured or pool, key=lambda r: (r.value(axis) or 0, r.number))
+        want = " and ".join(f"{a} <= {exact_count(v)}" for a, v in limits.items())
+        have = ", ".join(_describe_costs(cheap, limits))
         raise BudgetError(
             f"no trained feasible trial of {name} has {want}; the cheapest (by {axis}) is trial "
             f"{cheap.number} with {have} (val_acc {cheap.val_acc:.4f})"
         )
     return max(fits, key=lambda r: (r.val_acc, -(r.params or 0), -r.number))
+
+
+def _describe_costs(rec: TrialRecord, limits: Mapping[str, Any]) -> list[str]:
+    """``["1,000 params", "8,000 MACs", "0.45 ms"]``: the record's shown and limited minimised metrics."""
+    out = []
+    for m in metrics(where=lambda m: m.direction == MINIMIZE and (m.shown or m.name in limits)):
+        v = rec.value(m.name)
+        if v is not None or m.kind == ANALYTIC:
+            out.append(m.describe(v or 0))
+    return out

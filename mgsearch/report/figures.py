@@ -14,13 +14,14 @@ from typing import Any, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from mgsearch.metrics import ANALYTIC, get_metric
 from mgsearch.report.analysis import (
-    COSTS,
     StudyData,
     TrialRecord,
     feasible,
     hypervolume_history,
     pareto_front,
+    report_axes,
     width_profiles,
     widths_text,
 )
@@ -49,8 +50,8 @@ COLORS = {
     "failed": "#54a24b",
     "baseline": "#111111",
 }
-_AXIS_TITLE = {"params": "parameters", "macs": "MACs per image", "latency": "latency (ms)"}
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=460)
+_DASHES = ("solid", "dot", "dash", "dashdot", "longdash")
 
 
 def _outline(symbol: str, color: str) -> dict[str, Any]:
@@ -86,8 +87,10 @@ def pareto_figure(data: StudyData, cost: str = "params") -> go.Figure:
     """Validation accuracy vs cost (log x): trained, Pareto front, pruned (at their last reported
     accuracy), duplicates, baselines, and untrained trials (infeasible / diverged / failed) as a rug
     along the bottom. The budget is a dashed vertical line. Hover shows trial, cost, accuracy, widths.
+    ``cost`` is a minimised metric of the registry (its label titles the axis).
     """
-    attr = COSTS[cost]
+    metric = get_metric(cost)
+    axis = metric.name
     recs = data.records
     ok = feasible(recs, cost)
     front = pareto_front(recs, cost)
@@ -99,12 +102,12 @@ def pareto_figure(data: StudyData, cost: str = "params") -> go.Figure:
 
     def add(name: str, group: list[TrialRecord], y: list[float], color: str, symbol: str, size: int = 7,
             gl: bool = big, **kw: Any) -> None:
-        group_y = [(r, v) for r, v in zip(group, y) if getattr(r, attr) is not None]
+        group_y = [(r, v) for r, v in zip(group, y) if r.value(axis) is not None]
         if not group_y:
             return
         g = [r for r, _ in group_y]
         fig.add_trace(_scatter(
-            gl, name=f"{name} ({len(g)})", x=[getattr(r, attr) for r in g], y=[v for _, v in group_y],
+            gl, name=f"{name} ({len(g)})", x=[r.value(axis) for r in g], y=[v for _, v in group_y],
             mode=kw.pop("mode", "markers"), customdata=_custom(g), hovertemplate=_HOVER,
             marker=dict(color=color, symbol=symbol, size=size, line=_outline(symbol, color)), **kw))
 
@@ -121,27 +124,28 @@ def pareto_figure(data: StudyData, cost: str = "params") -> go.Figure:
     base = [r for r in data.baselines if r.val_acc is not None and r.status in ("trained", "duplicate")]
     add("baselines (uniform)", base, [r.val_acc for r in base], COLORS["baseline"], "star", size=14, gl=False,
         text=[r.baseline_name for r in base], textposition="top center")
-    limit = data.budget.get({"params": "max_params", "macs": "max_macs", "latency": "max_latency_ms"}[cost])
+    limit = data.limits.get(axis)
     if limit:
         fig.add_vline(x=limit, line=dict(dash="dash", color="#555"))
         # annotations on a log axis take log10 coordinates (shapes take data coordinates)
         fig.add_annotation(x=math.log10(limit), y=1, yref="paper", text=f"budget {limit:,}", showarrow=False,
                            xanchor="right", yanchor="bottom", font=dict(color="#555"))
-    fig.update_layout(title=f"Validation accuracy vs {_AXIS_TITLE[cost]}", legend=dict(itemsizing="constant"),
+    fig.update_layout(title=f"Validation accuracy vs {metric.label}", legend=dict(itemsizing="constant"),
                       **_LAYOUT)
-    fig.update_xaxes(type="log", title=f"{_AXIS_TITLE[cost]} (log scale)")
+    fig.update_xaxes(type="log", title=f"{metric.label} (log scale)")
     fig.update_yaxes(title="validation accuracy")
     return fig
 
 
 def hypervolume_figure(data: StudyData) -> go.Figure:
-    """Hypervolume of the feasible front over trial number, for params and MACs. The reference
-    point is (accuracy 0, cost = the study's budget on that axis, else the largest feasible cost);
-    cost is measured in units of that reference, so the hypervolume lies in [0, 1]."""
+    """Hypervolume of the feasible front over trial number, for each analytic cost axis (params, MACs,
+    ...). The reference point is (accuracy 0, cost = the study's budget on that axis, else the largest
+    feasible cost); cost is measured in units of that reference, so the hypervolume lies in [0, 1]."""
     fig = go.Figure()
-    for cost, budget_key, dash in (("params", "max_params", "solid"), ("macs", "max_macs", "dot")):
-        ref = data.budget.get(budget_key)
-        numbers, hv, ref = hypervolume_history(data.records, cost=cost, ref_cost=ref)
+    axes = [a for a in report_axes(data) if get_metric(a).kind == ANALYTIC]
+    for i, cost in enumerate(axes):
+        dash = _DASHES[i % len(_DASHES)]
+        numbers, hv, ref = hypervolume_history(data.records, cost=cost, ref_cost=data.limits.get(cost))
         if not numbers:
             continue
         fig.add_trace(go.Scatter(x=numbers, y=hv, mode="lines", name=f"{cost} (ref {ref:,.0f})",
@@ -258,12 +262,8 @@ def lineage_figure(data: StudyData) -> go.Figure | None:
 
 def report_figures(data: StudyData) -> list[tuple[str, go.Figure]]:
     """The report's figures in page order as ``(anchor, figure)``; absent ones are left out."""
-    out: list[tuple[str, go.Figure | None]] = [
-        ("pareto-params", pareto_figure(data, "params")),
-        ("pareto-macs", pareto_figure(data, "macs")),
-    ]
-    if any(r.latency_ms is not None for r in feasible(data.records)):
-        out.append(("pareto-latency", pareto_figure(data, "latency")))
+    out: list[tuple[str, go.Figure | None]] = [(f"pareto-{axis}", pareto_figure(data, axis))
+                                               for axis in report_axes(data)]
     out += [
         ("hypervolume", hypervolume_figure(data)),
         ("widths", width_heatmap(data)),

@@ -20,7 +20,17 @@ from typing import Any, Iterable
 
 from mgsearch.errors import MgsearchError
 from mgsearch.outputs import check_out_file, write_text_atomic
-from mgsearch.report.analysis import StudyData, TrialRecord, best, pareto_front, redact_url, state_counts, widths_text
+from mgsearch.metrics import Metric
+from mgsearch.report.analysis import (
+    StudyData,
+    TrialRecord,
+    best,
+    pareto_front,
+    redact_url,
+    state_counts,
+    study_metrics,
+    widths_text,
+)
 
 __all__ = ["GENERATOR_META", "is_report", "render_report", "write_report"]
 
@@ -66,34 +76,30 @@ _JS = """
 })();
 """
 
-_COLUMNS = (
-    ("trial", "num"), ("status", "text"), ("val acc", "num"), ("test acc", "num"), ("params", "num"),
-    ("MACs", "num"), ("latency ms", "num"), ("front", "text"), ("family", "text"), ("widths", "text"),
-)
+def _columns(shown: list[Metric]) -> list[tuple[str, str]]:
+    """The trials table's headers and types: trial, status, one column per shown metric, front, family, widths."""
+    return ([("trial", "num"), ("status", "text")] + [(m.header, "num") for m in shown]
+            + [("front", "text"), ("family", "text"), ("widths", "text")])
 
 
 def _e(v: Any) -> str:
     return html.escape(str(v), quote=True)
 
 
-def _num_cell(v: float | int | None, fmt: str) -> str:
+def _num_cell(v: float | int | None, metric: Metric) -> str:
     if v is None:
         return '<td class="num" data-v="">-</td>'
-    return f'<td class="num" data-v="{v!r}">{format(v, fmt)}</td>'
+    return f'<td class="num" data-v="{v!r}">{_e(metric.cell(v))}</td>'
 
 
-def _row(rec: TrialRecord, on_front: bool, baseline: bool) -> str:
+def _row(rec: TrialRecord, on_front: bool, baseline: bool, shown: list[Metric]) -> str:
     spec = rec.spec
     number = f'<td class="num" data-v="{-1 if baseline else rec.number}">{_e(rec.label)}</td>'
     status = "baseline" if baseline else rec.status
     cells = [
         number,
         f"<td>{_e(status)}</td>",
-        _num_cell(rec.val_acc, ".4f"),
-        _num_cell(rec.test_acc, ".4f"),
-        _num_cell(rec.params, ","),
-        _num_cell(rec.macs, ","),
-        _num_cell(rec.latency_ms, ".3g"),
+        *(_num_cell(rec.value(m.name), m) for m in shown),
         f"<td>{'yes' if on_front else ''}</td>",
         f"<td>{_e(spec.family if spec else '-')}</td>",
         f"<td>{_e(widths_text(rec).split(': ', 1)[-1])}</td>",
@@ -157,9 +163,10 @@ def render_report(data: StudyData, *, now: _dt.datetime | None = None) -> str:
         div = pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=f"fig-{anchor}", config=config,
                           default_height=f"{fig.layout.height or 460}px")
         figs_html.append(f'<section class="figure" id="{_e(anchor)}">{div}</section>')
-    head = "".join(f'<th data-type="{t}">{_e(n)}</th>' for n, t in _COLUMNS)
-    rows = [_row(r, id(r) in front_ids, False) for r in recs]
-    rows += [_row(r, False, True) for r in data.baselines]
+    shown = study_metrics(data)
+    head = "".join(f'<th data-type="{t}">{_e(n)}</th>' for n, t in _columns(shown))
+    rows = [_row(r, id(r) in front_ids, False, shown) for r in recs]
+    rows += [_row(r, False, True, shown) for r in data.baselines]
     title = f"mgsearch report: {data.name}"
     doc_info = json.dumps({"study": data.name, "trials": len(recs), "baselines": len(data.baselines)}).replace("</", "<\\/")
     return "\n".join([
