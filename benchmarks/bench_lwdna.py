@@ -46,7 +46,7 @@ from mgsearch.data import load_dataset  # noqa: E402
 from mgsearch.presets import resolve_spec  # noqa: E402
 from mgsearch.shrink import channel_importance, fit_widths, widen  # noqa: E402
 from mgsearch.shrink.pipeline import kd_loss_hook  # noqa: E402
-from mgsearch.shrink.strategy import uniform_at_budget  # noqa: E402
+from mgsearch.fitting import narrowest, scale_to_budget  # noqa: E402
 from mgsearch.spec import width_slots  # noqa: E402
 from mgsearch.train import Fidelity, Recipe, train  # noqa: E402
 
@@ -184,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
                         hook = kd_loss_hook(teacher["model"])
                     for b in (kd_budgets if distill else budgets):
                         lim_p, lim_m = int(b * bc.params), int(b * bc.macs)
-                        uniform = base if b == 1.0 else uniform_at_budget(base, max_params=lim_p, max_macs=lim_m)
+                        uniform = base if b == 1.0 else (scale_to_budget(
+                            base, lambda s, p=lim_p, m=lim_m: (c := cost(s)).params <= p and c.macs <= m, grow=True)
+                            or narrowest(base))
                         keep = args.keep_ratio
                         while True:  # MGIC ladders may need a smaller keep ratio to reach the budget
                             try:

@@ -31,7 +31,7 @@ __all__ = [
     "default_storage_url",
     "SAMPLERS",
     "PRUNERS",
-    "STRATEGIES",
+    "strategy_names",
     "PRIMARY_OBJECTIVE",
     "objective_names",
     "OVERRIDE_KEYS",
@@ -40,7 +40,6 @@ __all__ = [
 
 SAMPLERS = ("tpe", "nsga2", "random", "gp", "qmc")
 PRUNERS = ("hyperband", "successive-halving", "median", "none")
-STRATEGIES = ("direct", "lwdna")
 #: the first objective is always val_acc (maximised); the others are registered metrics (objective_names)
 PRIMARY_OBJECTIVE = "val_acc"
 #: the rule for study names (``[study] name``, ``--name`` and the default taken from the file name)
@@ -120,7 +119,10 @@ class StudyConfig:
     recipe: Mapping[str, Any] = field(default_factory=dict)
     device: str = "auto"
     threads: int | None = None
-    lwdna: Mapping[str, Any] = field(default_factory=dict)
+    #: the raw settings table of the strategy (``{"lwdna": {...}}``; stored in ``config``) and its
+    #: parsed form (``Strategy.parse_settings``, done once when the file is read)
+    strategy_tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    strategy_settings: Any = field(default=None, compare=False, repr=False)
     baseline_sizes: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5)
 
     # ------------------------------------------------------------------ views
@@ -192,7 +194,7 @@ class StudyConfig:
             "budget": self.budget(),
             "recipe": dict(self.recipe),
             "device": {"name": self.device, "threads": self.threads},
-            "lwdna": dict(self.lwdna),
+            **{table: dict(content) for table, content in self.strategy_tables.items()},
             "baselines": {"sizes": list(self.baseline_sizes)},
         }
 
@@ -293,8 +295,22 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "device": ("name", "threads"),
     "baselines": ("sizes",),
     "recipe": (),  # passthrough (checked against train.Recipe)
-    "lwdna": (),  # passthrough (checked by mgsearch.shrink)
 }
+# and one settings table per registered strategy that has one (``[lwdna]``): _strategy_tables()
+
+
+def strategy_names() -> tuple[str, ...]:
+    """The strategies a study file may name (from the strategy registry, e.g. ``direct``, ``lwdna``)."""
+    from mgsearch.strategies.registry import strategy_names as names
+
+    return names(lambda s: s.searches)
+
+
+def _strategy_tables() -> dict[str, str]:
+    """Settings table -> the strategy that reads it (``{"lwdna": "lwdna"}``), from the registry."""
+    from mgsearch.strategies.registry import strategies
+
+    return {s.table: s.name for s in strategies() if s.searches and s.table and s.table not in _TABLES}
 
 
 def _allowed_keys(table: str) -> tuple[str, ...]:
@@ -339,12 +355,14 @@ def parse_study_config(
     """Validate already-parsed TOML data of the study file ``file`` (see :func:`load_study_config`)."""
     file = Path(file)
     data: dict[str, dict[str, Any]] = {}
+    strategy_tables = _strategy_tables()
     for table, content in raw.items():
-        if table not in _TABLES:
-            raise ConfigError(f"{file}: [{clip(table)}] is not a known table; allowed: {', '.join(_TABLES)}")
+        if table not in _TABLES and table not in strategy_tables:
+            known = ", ".join([*_TABLES, *strategy_tables])
+            raise ConfigError(f"{file}: [{clip(table)}] is not a known table; allowed: {known}")
         if not isinstance(content, Mapping):
             raise ConfigError(f"{file}: {table}={clip_repr(content)} is not allowed: it must be a table [{table}]")
-        allowed = _allowed_keys(table)
+        allowed = _allowed_keys(table) if table in _TABLES else ()  # a strategy checks its own table
         if allowed:
             for key in content:
                 if key not in allowed:
@@ -431,7 +449,8 @@ def parse_study_config(
     if problem:
         raise r.fail("study", "space", space, f"the file {clip(str(space_path))} {problem}")
     space_sha = space_sha256(space_path)
-    strategy = get(study, "study", "strategy", "direct", choice(STRATEGIES), f"one of {', '.join(STRATEGIES)}")
+    known_strategies = strategy_names()
+    strategy = get(study, "study", "strategy", "direct", choice(known_strategies), f"one of {', '.join(known_strategies)}")
     seed = get(study, "study", "seed", 0, pos_int(0, 2**31 - 1), "an integer in 0..2147483647")
     n_trials = get(study, "study", "n_trials", None, pos_int(1, 10**7), "an integer in 1..10000000")
     timeout = get(study, "study", "timeout", None, seconds, "a positive number of seconds, or a string like '30m', '2h'")
@@ -516,9 +535,16 @@ def parse_study_config(
 
     recipe = data.get("recipe", {})
     _check_recipe(file, recipe)
-    lwdna = data.get("lwdna", {})
-    if lwdna and strategy != "lwdna":
-        raise ConfigError(f"{file}: [lwdna] is given but study.strategy={clip_repr(strategy)}; set strategy = \"lwdna\" or remove [lwdna]")
+    # the strategy's settings table ([lwdna]), parsed once here; another strategy's table is a mistake
+    from mgsearch.strategies.registry import get_strategy
+
+    chosen = get_strategy(strategy)
+    for table, owner in strategy_tables.items():
+        if table in data and owner != strategy:
+            raise ConfigError(f"{file}: [{table}] is given but study.strategy={clip_repr(strategy)}; "
+                              f"set strategy = \"{owner}\" or remove [{table}]")
+    own_table = {chosen.table: data.get(chosen.table, {})} if chosen.table else {}
+    settings = chosen.parse_settings(next(iter(own_table.values()), {}), source=str(file))
 
     return StudyConfig(
         path=file.resolve(), name=name, space=space, space_path=space_path, space_sha256=space_sha,
@@ -526,7 +552,7 @@ def parse_study_config(
         pruner=pruner, objectives=objectives, repair=repair, heartbeat_interval=heartbeat, grace_period=grace,
         max_retry=max_retry, dataset=dataset, data_root=root, val_fraction=val_fraction,
         train_fraction=train_fraction, epochs=epochs, batch_size=batch_size, limits=limits, recipe=dict(recipe), device=dev, threads=threads,
-        lwdna=dict(lwdna), baseline_sizes=sizes,
+        strategy_tables=own_table, strategy_settings=settings, baseline_sizes=sizes,
     )
 
 

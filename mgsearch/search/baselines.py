@@ -1,32 +1,33 @@
 """Uniform-width baselines: the study family's reference network scaled to several sizes around the budget.
 
-The reference architecture is the space's "middle" network: every depth at the middle of its range,
-no weight sharing where the space allows ``share = 1``, the first group-size choice of each stage.
-Its widths follow the classic uniform profile (the stem and every width of stage ``i`` equal
-``base * 2^k``, ``k`` = the number of stride-2 stages up to ``i``: 16/32/64 for ResNet-20) and
-``base`` is found by bisection so that the network uses ``size x`` the budget (params when
+Each baseline is a candidate of the registered ``uniform`` strategy
+(:mod:`mgsearch.strategies.uniform`: the space's middle network with the 1/2/4 stage width profile,
+scaled by :func:`mgsearch.fitting.scale_to_budget` to ``size x`` the budget, params when
 ``max_params`` is set, else MACs). The baselines are trained at the study's fidelity with the same
-recipe and seed and stored as the study ``<name>.baselines`` in the same database, with
-``baseline_name`` (e.g. ``uniform-1x``) on each trial.
+recipe and seed, through the objective's public training path
+(:meth:`~mgsearch.search.objective.Objective.train_trial`), and stored as the study
+``<name>.baselines`` in the same database, with ``baseline_name`` (e.g. ``uniform-1x``) on each trial.
 """
 
 from __future__ import annotations
 
-import re
+import dataclasses
 import time
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from mgsearch.errors import BudgetError
-from mgsearch.search.budget import Budget
-from mgsearch.spec import ArchSpec, round_to_multiple, width_slots
+from mgsearch.search.budget import Budget, budget_check
+from mgsearch.spec import ArchSpec
 from mgsearch.study import StudyConfig
 
 if TYPE_CHECKING:
     from mgsearch.space import SearchSpace
+    from mgsearch.strategies import Candidate
 
-__all__ = ["reference_spec", "uniform_spec", "baseline_specs", "run_baselines", "baseline_study_name"]
+__all__ = ["baseline_candidates", "baseline_specs", "run_baselines", "baseline_study_name", "BASELINE_STRATEGY"]
 
-_STAGE = re.compile(r"stages\[(\d+)\]")
+#: the registered strategy that proposes the baselines (settings: ``{"size": fraction of the budget}``)
+BASELINE_STRATEGY = "uniform"
 
 
 def baseline_study_name(config: StudyConfig) -> str:
@@ -34,91 +35,40 @@ def baseline_study_name(config: StudyConfig) -> str:
     return f"{config.name}.baselines"
 
 
-class _MiddleChooser:
-    """Middle depths, no sharing where possible, first group size, multiplier 1 when allowed."""
+def baseline_candidates(space: "SearchSpace", budget: Budget, sizes: Sequence[float]) -> list["Candidate"]:
+    """One candidate per size (ascending), each with its ``baseline_name`` attribute.
 
-    def int(self, name: str, low: int, high: int, step: int = 1) -> int:
-        return low + ((high - low) // step // 2) * step
+    Sizes whose targets round to the same network are kept once; sizes that not even the narrowest
+    uniform network fits are left out. :class:`BudgetError` when the budget has neither params nor
+    MACs, or when no size fits (the message names the largest size).
+    """
+    from mgsearch.strategies import StrategyContext, get_strategy
 
-    def float(self, name: str, low: float, high: float) -> float:
-        if name == "width_multiplier":
-            return 1.0 if low <= 1.0 <= high else (low + high) / 2
-        return low  # dropout: the least
-
-    def categorical(self, name: str, choices: Sequence[Any]) -> Any:
-        if name.endswith(".share"):
-            return 1 if 1 in choices else min((c for c in choices if c != "all"), default=choices[0])
-        return choices[0]
-
-
-def reference_spec(space: "SearchSpace") -> ArchSpec:
-    """The space's middle architecture (see the module docstring); its widths are replaced later."""
-    return space.to_spec(_MiddleChooser())
-
-
-def uniform_spec(reference: ArchSpec, base: float) -> ArchSpec:
-    """``reference`` with uniform widths ``base * 2^k`` per stage (rounded to each slot's multiple)."""
-    level = []
-    k = 0
-    for stage in reference.stages:
-        if stage.stride == 2:
-            k += 1
-        level.append(k)
-    stage_width = [round_to_multiple(base * 2**k, stage.group_size or 1) for stage, k in zip(reference.stages, level)]
-    values = []
-    for slot in width_slots(reference):
-        m = _STAGE.search(" ".join(slot.paths))
-        stage_index = int(m.group(1)) if m and slot.kind != "stem" else 0
-        values.append(round_to_multiple(stage_width[stage_index], slot.multiple_of))
-    return reference.with_slot_values(values)
-
-
-def _measure(spec: ArchSpec, by: str) -> int:
-    from mgsearch.cost import cost
-
-    c = cost(spec)
-    return c.params if by == "params" else c.macs
+    strategy = get_strategy(BASELINE_STRATEGY)
+    base = StrategyContext(space=space, limits=dict(budget.limits), fits=budget_check(budget), source="baselines")
+    out: list["Candidate"] = []
+    seen: set[str] = set()
+    error: BudgetError | None = None
+    for size in sorted(sizes):
+        settings = strategy.parse_settings({"size": size}, source="baselines")
+        context = dataclasses.replace(base, settings=settings)
+        try:
+            candidate = strategy.propose(None, context)
+        except BudgetError as exc:
+            error = exc
+            continue
+        if candidate.spec.hash not in seen:
+            seen.add(candidate.spec.hash)
+            out.append(candidate)
+    if not out:
+        raise error or BudgetError("no baseline sizes given")
+    return out
 
 
 def baseline_specs(space: "SearchSpace", budget: Budget, sizes: Sequence[float]) -> list[tuple[str, ArchSpec]]:
-    """``[(baseline_name, spec)]``: the largest uniform network within ``size x`` the budget, per size.
-
-    Sizes whose targets round to the same network are kept once. :class:`BudgetError` when the
-    budget has neither params nor MACs, or when no size fits even the narrowest uniform network.
-    """
-    if budget.max_params is not None:
-        by, limit = "params", budget.max_params
-    elif budget.max_macs is not None:
-        by, limit = "macs", budget.max_macs
-    else:
-        raise BudgetError("baselines need a budget: set budget.max_params or budget.max_macs in the study file")
-    ref = reference_spec(space)
-    out: list[tuple[str, ArchSpec]] = []
-    seen: set[str] = set()
-    for size in sorted(sizes):
-        target = size * limit
-        lo, hi = 0.5, 4.0
-        while _measure(uniform_spec(ref, hi), by) <= target and hi < 65536 / 8:
-            hi *= 2
-        if _measure(uniform_spec(ref, lo), by) > target:
-            continue  # even the narrowest uniform network is over this size
-        for _ in range(40):
-            mid = (lo + hi) / 2
-            if _measure(uniform_spec(ref, mid), by) <= target:
-                lo = mid
-            else:
-                hi = mid
-        spec = uniform_spec(ref, lo)
-        if spec.hash in seen:
-            continue
-        seen.add(spec.hash)
-        out.append((f"uniform-{size:g}x", spec))
-    if not out:
-        raise BudgetError(
-            f"no uniform {ref.family} network of the space fits {max(sizes):g}x the budget "
-            f"({by} <= {max(sizes) * limit:,.0f}); raise the budget or the baseline sizes"
-        )
-    return out
+    """``[(baseline_name, spec)]``: the largest uniform network within ``size x`` the budget, per size
+    (see :func:`baseline_candidates`)."""
+    return [(c.attrs["baseline_name"], c.spec) for c in baseline_candidates(space, budget, sizes)]
 
 
 def run_baselines(
@@ -137,6 +87,7 @@ def run_baselines(
     import optuna
 
     from mgsearch.cost import cost
+    from mgsearch.metrics import analytic_values
     from mgsearch.search.objective import Objective
     from mgsearch.search.runner import open_study, prepare, quiet_optuna
     from mgsearch.store import DatabaseWatch, check_url, open_storage
@@ -148,7 +99,7 @@ def run_baselines(
     database = DatabaseWatch(config.storage, storage)
     dataset, space, device = prepared or prepare(config)
     budget = Budget.from_config(config)
-    specs = baseline_specs(space, budget, sizes or config.baseline_sizes)
+    candidates = baseline_candidates(space, budget, sizes or config.baseline_sizes)
     study = open_study(storage, base_config, dataset, create=True, seed=config.seed, name=baseline_study_name(config))
     done = {(t.user_attrs.get("baseline_name"), t.user_attrs.get("spec_hash")): t
             for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
@@ -161,23 +112,25 @@ def run_baselines(
 
         from tqdm import tqdm
 
-        bar = tqdm(total=len(specs), desc=f"{config.name} baselines", unit="net", file=sys.stderr)
+        bar = tqdm(total=len(candidates), desc=f"{config.name} baselines", unit="net", file=sys.stderr)
     try:
-        for name, spec in specs:
+        for candidate in candidates:
+            spec, name = candidate.spec, candidate.attrs["baseline_name"]
             database.check()  # the file is still the one opened (not deleted or replaced)
             c = cost(spec)
             earlier = done.get((name, spec.hash))
             if earlier is None:
                 t0 = time.perf_counter()
                 trial = study.ask()
-                constraints = budget.analytic_constraints(c)
+                constraints = budget.analytic_constraints(c, spec)
                 for key, value in constraints.items():
                     trial.set_constraint(key, value)
-                attrs = {"strategy": "direct", "baseline_name": name, "spec": spec.to_json(), "spec_hash": spec.hash,
-                         "params": c.params, "macs": c.macs, "activations": c.activations,
+                # baseline trials keep the stored strategy "direct" of the storage contract
+                attrs = {"strategy": base_config.strategy, **candidate.trial_attrs(), "spec": spec.to_json(),
+                         "spec_hash": spec.hash, **analytic_values(c, spec),
                          "constraints": [constraints[n] for n in budget.names if n in constraints]}
                 try:
-                    value = objective._train(trial, spec, attrs, t0)
+                    value = objective.train_trial(trial, spec, attrs, t0)
                 except BaseException:
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
                     raise

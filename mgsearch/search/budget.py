@@ -1,23 +1,23 @@
-"""The budget: constraint values from the analytic cost, the space-minimum check and width repair."""
+"""The budget: constraint values from the analytic cost, the space-minimum check and width repair
+(:func:`repair_to_budget`, which is :func:`mgsearch.fitting.scale_to_budget` with the budget's check)."""
 
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from mgsearch.errors import BudgetError
 from mgsearch.metrics import ANALYTIC, MEASURED, get_metric, metric_for_budget_key, resolve_limits
-from mgsearch.spec import ArchSpec, round_to_multiple, width_slots
+from mgsearch.fitting import scale_to_budget
+from mgsearch.fitting import scale_widths as uniform_scale  # the one scaling rule (kept under its old name)
+from mgsearch.spec import ArchSpec
 from mgsearch.study import StudyConfig
 
 if TYPE_CHECKING:
     from mgsearch.cost import Cost
     from mgsearch.space import SearchSpace
 
-__all__ = ["Budget", "check_space_minimum", "repair_to_budget", "uniform_scale"]
-
-#: the smallest width repair scales a slot down to (or the slot's value, when that is smaller)
-MIN_REPAIR_WIDTH = 4
+__all__ = ["Budget", "check_space_minimum", "budget_check", "repair_to_budget", "uniform_scale"]
 
 
 class Budget:
@@ -114,34 +114,15 @@ def check_space_minimum(space: "SearchSpace", budget: Budget, where: str) -> "Co
     return c
 
 
-def uniform_scale(spec: ArchSpec, factor: float) -> ArchSpec:
-    """Every width slot of ``spec`` times ``factor``, rounded to the slot's multiple (>= the minimum width)."""
-    values = []
-    for slot in width_slots(spec):
-        floor = min(slot.value, MIN_REPAIR_WIDTH)
-        values.append(round_to_multiple(slot.value * factor, slot.multiple_of, minimum=floor))
-    return spec.with_slot_values(values)
-
-
-def repair_to_budget(spec: ArchSpec, budget: Budget, *, iterations: int = 20) -> ArchSpec | None:
-    """The widest uniform down-scaling of ``spec`` that meets the params/MACs budget, or None.
-
-    Bisection on the width factor in (0, 1]; the depth, group sizes and sharing stay as they are.
-    """
+def budget_check(budget: Budget) -> Callable[[ArchSpec], bool]:
+    """``fits(spec)``: whether ``spec``'s analytic cost meets ``budget``'s analytic limits (the check
+    :func:`mgsearch.fitting.scale_to_budget` and the strategies' context use)."""
     from mgsearch.cost import cost
 
-    if budget.fits(cost(spec)):
-        return spec
-    lo, hi = 0.0, 1.0
-    smallest = uniform_scale(spec, 1e-6)
-    if not budget.fits(cost(smallest)):
-        return None
-    best = smallest
-    for _ in range(iterations):
-        mid = (lo + hi) / 2
-        candidate = uniform_scale(spec, mid)
-        if budget.fits(cost(candidate)):
-            lo, best = mid, candidate
-        else:
-            hi = mid
-    return best
+    return lambda spec: budget.fits(cost(spec), spec)
+
+
+def repair_to_budget(spec: ArchSpec, budget: Budget) -> ArchSpec | None:
+    """The widest uniform down-scaling of ``spec`` that meets ``budget`` (``repair = true``), or None:
+    :func:`mgsearch.fitting.scale_to_budget` with this budget's check (``spec`` itself when it fits)."""
+    return scale_to_budget(spec, budget_check(budget))

@@ -23,6 +23,7 @@ from mgsearch.errors import MgsearchError, TrainingDiverged
 from mgsearch.metrics import analytic_values
 from mgsearch.search.budget import Budget, repair_to_budget
 from mgsearch.search.chooser import OptunaChooser
+from mgsearch.search.context import strategy_context
 from mgsearch.spec import ArchSpec
 from mgsearch.study import StudyConfig
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     import optuna
 
     from mgsearch.space import SearchSpace
+    from mgsearch.strategies import Candidate
 
 __all__ = ["Objective", "TrialOutcome", "package_versions", "COUNTED_STATES", "SurplusTrial"]
 
@@ -79,8 +81,12 @@ class TrialOutcome:
 class Objective:
     """Callable ``objective(trial)`` for :meth:`optuna.Study.optimize` (see the module docstring).
 
-    ``train_fn`` defaults to :func:`mgsearch.train.train` (looked up at call time, so tests can
-    monkeypatch it); ``dataset`` is loaded once per process by the caller.
+    Each trial asks the study's strategy (:func:`mgsearch.strategies.get_strategy`) for a
+    :class:`~mgsearch.strategies.Candidate` and evaluates it; the objective never looks at the
+    strategy's name. Public pieces for other drivers (baselines, later confirm runs):
+    :meth:`train_spec` (train a spec at the study's protocol) and :meth:`train_trial` (train it and
+    record the result in a trial). ``train_fn`` defaults to :func:`mgsearch.train.train` (looked up
+    at call time, so tests can monkeypatch it); ``dataset`` is loaded once per process by the caller.
     """
 
     config: StudyConfig
@@ -91,7 +97,12 @@ class Objective:
     outcomes: list[TrialOutcome] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        from mgsearch.strategies import get_strategy
+
         self.budget = Budget.from_config(self.config)
+        self.strategy = get_strategy(self.config.strategy)
+        self.context = strategy_context(self.config, self.space, self.dataset, self.device, budget=self.budget,
+                                        train=self.train_spec)
         self.versions = package_versions()
         self.measure_latency = "latency_ms" in self.budget.limits or "latency_ms" in self.config.objectives
 
@@ -111,19 +122,19 @@ class Objective:
         # a retry of a trial whose worker died inherits that trial's user attrs (Optuna's
         # RetryHeartbeatStaleTrialCallback), so "first_number" names the original trial
         inherited = trial.user_attrs
-        attrs: dict[str, Any] = {"strategy": self.config.strategy}
+        attrs: dict[str, Any] = {"strategy": self.strategy.name}
         if "first_number" in inherited and inherited["first_number"] != trial.number:
             attrs["retry_of"] = int(inherited.get("retry_of", inherited["first_number"]))
-        chooser = OptunaChooser(trial)
-        if self.config.strategy == "lwdna":
-            from mgsearch.shrink import lwdna_candidate  # the LW-DNA strategy lives in mgsearch.shrink
+        candidate = self.strategy.propose(OptunaChooser(trial), self.context)
+        return self.evaluate(trial, candidate, attrs, t0)
 
-            spec, parent, extra = lwdna_candidate(chooser, self.config, self.dataset)
-            attrs["parent_spec"] = parent.to_json()
-            attrs.update(extra or {})
-        else:
-            spec = self.space.to_spec(chooser)
-        return self._evaluate(trial, spec, attrs, t0)
+    def evaluate(self, trial: "optuna.Trial", candidate: "Candidate", attrs: dict[str, Any] | None = None,
+                 t0: float | None = None) -> Any:
+        """Check ``candidate`` against the budget, take an earlier result of its spec or train it, and
+        record everything in ``trial`` (the storage contract); returns the objective value(s)."""
+        attrs = dict(attrs or {})
+        attrs.update(candidate.trial_attrs())
+        return self._evaluate(trial, candidate.spec, attrs, time.perf_counter() if t0 is None else t0)
 
     def _evaluate(self, trial: "optuna.Trial", spec: ArchSpec, attrs: dict[str, Any], t0: float) -> Any:
         import optuna
@@ -169,7 +180,7 @@ class Objective:
             if not self._lower_undecided_peer(trial, spec.hash):
                 break
             trial.set_user_attr("training", False)
-        return self._train(trial, spec, attrs, t0)
+        return self.train_trial(trial, spec, attrs, t0)
 
     # ------------------------------------------------------------------ pieces
     def _check_surplus(self, trial: "optuna.Trial") -> None:
@@ -248,9 +259,10 @@ class Objective:
         self.outcomes.append(TrialOutcome("duplicate", acc, attrs["params"], attrs["macs"]))
         return self._values(acc, attrs)
 
-    def _train(self, trial: "optuna.Trial", spec: ArchSpec, attrs: dict[str, Any], t0: float) -> Any:
-        import optuna
-
+    def train_spec(self, spec: ArchSpec, *, on_epoch: Callable[[int, float], None] | None = None) -> Any:
+        """Train ``spec`` from scratch at the study's protocol (fidelity, recipe, seed, device, threads)
+        and return the :class:`~mgsearch.train.TrainResult`; ``on_epoch(epoch, val_acc)`` after each
+        epoch. The one training path of the search (strategies get it as ``context.train``)."""
         import importlib
 
         train_module = importlib.import_module("mgsearch.train")  # not `from mgsearch import train`: a function
@@ -260,8 +272,24 @@ class Objective:
             epochs=self.config.epochs, train_fraction=self.config.train_fraction, batch_size=self.config.batch_size
         )
         recipe = train_module.Recipe(**dict(self.config.recipe))
+        return train_fn(spec, self.dataset, fidelity=fidelity, recipe=recipe, seed=self.config.seed,
+                        device=self.device, on_epoch=on_epoch, progress=False, threads=self.config.threads)
+
+    def train_trial(self, trial: "optuna.Trial", spec: ArchSpec, attrs: dict[str, Any], t0: float | None = None) -> Any:
+        """Train ``spec`` (:meth:`train_spec`) as ``trial`` and record the result with ``attrs``
+        (which must already hold the spec's contract attributes: ``spec``, ``params``, ...). The
+        budget is not checked here (baselines above the budget are trained on purpose).
+
+        Single-objective studies with a pruner report every epoch and may be pruned
+        (:class:`optuna.TrialPruned` is raised after recording); a diverged training completes with
+        val accuracy 0.0; any other error is recorded as ``failed`` and raised. Returns the
+        objective value(s)."""
+        import optuna
+
+        t0 = time.perf_counter() if t0 is None else t0
         history: list[float] = []
         prune = not self.config.multi_objective and self.config.pruner != "none"
+        epochs = self.config.epochs
 
         def on_epoch(epoch: int, val_acc: float) -> None:
             history.append(float(val_acc))
@@ -269,14 +297,13 @@ class Objective:
                 step = len(history)
                 trial.report(float(val_acc), step)
                 # after the last epoch the training is paid for: the trial completes, it is never pruned
-                if step < fidelity.epochs and trial.should_prune():
+                if step < epochs and trial.should_prune():
                     raise optuna.TrialPruned(f"pruned after epoch {step} at val_acc={val_acc:.4f}")
 
         attrs.update(fidelity=self.config.fidelity(), seed=self.config.seed, device=self.device,
                      versions=self.versions)
         try:
-            result = train_fn(spec, self.dataset, fidelity=fidelity, recipe=recipe, seed=self.config.seed,
-                              device=self.device, on_epoch=on_epoch, progress=False, threads=self.config.threads)
+            result = self.train_spec(spec, on_epoch=on_epoch)
         except optuna.TrialPruned:
             attrs.update(status="pruned", val_history=history, val_acc=history[-1] if history else 0.0,
                          wall_seconds=time.perf_counter() - t0)

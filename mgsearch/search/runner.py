@@ -253,10 +253,7 @@ def prepare(config: StudyConfig) -> tuple[Any, "SearchSpace", str]:
         in_channels=dataset.in_channels, num_classes=dataset.num_classes, input_size=dataset.input_size
     )
     check_space_minimum(space, Budget.from_config(config), str(config.path))
-    if config.strategy == "lwdna":
-        from mgsearch.shrink.strategy import LwdnaSettings  # the [lwdna] table is the shrink module's to check
-
-        LwdnaSettings.from_table(config.lwdna, source=str(config.path))
+    # the strategy's settings table ([lwdna]) was checked when the study file was read
     return dataset, space, device
 
 

@@ -3,8 +3,10 @@
 * :func:`widen` scales every width slot by a factor (rounded up to the slot's ``multiple_of``);
 * :func:`channel_importance` scores each slot's channels (``grad-init`` or ``bn-l1``);
 * :func:`shrink_to_budget` picks per-slot widths that meet a params/MACs budget;
-* :func:`shrink` runs the whole pipeline and trains the result from scratch;
-* :func:`lwdna_candidate` is the ``strategy = "lwdna"`` hook of the search.
+* :func:`shrink` runs the whole pipeline and trains the result from scratch.
+
+The search strategy ``strategy = "lwdna"`` that uses these functions is
+:mod:`mgsearch.strategies.lwdna`.
 
 torch is imported only by the functions that need it, so ``import mgsearch.shrink`` stays light.
 """
@@ -15,6 +17,7 @@ import importlib
 from typing import Any
 
 from mgsearch.shrink.fit import BudgetError, FitResult, fit_widths, minimum_spec, shrink_to_budget, slot_minimums
+from mgsearch.shrink.methods import IMPORTANCE_METHODS
 from mgsearch.shrink.widen import widen
 
 __all__ = [
@@ -28,18 +31,13 @@ __all__ = [
     "minimum_spec",
     "shrink",
     "ShrinkResult",
-    "lwdna_candidate",
-    "LwdnaSettings",
     "BudgetError",
 ]
 
 _LAZY = {
     "channel_importance": "mgsearch.shrink.importance",
-    "IMPORTANCE_METHODS": "mgsearch.shrink.importance",
     "shrink": "mgsearch.shrink.pipeline",
     "ShrinkResult": "mgsearch.shrink.pipeline",
-    "lwdna_candidate": "mgsearch.shrink.strategy",
-    "LwdnaSettings": "mgsearch.shrink.strategy",
 }
 
 

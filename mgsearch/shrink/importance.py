@@ -18,11 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from mgsearch.errors import ConfigError, DataError
+from mgsearch.shrink.methods import IMPORTANCE_METHODS
 from mgsearch.spec import ArchSpec, width_slots
 
 __all__ = ["IMPORTANCE_METHODS", "channel_importance", "slot_batchnorms", "normalise_batch"]
-
-IMPORTANCE_METHODS = ("grad-init", "bn-l1")
 
 
 def _as_model(spec_or_model: ArchSpec | nn.Module, seed: int) -> tuple[nn.Module, ArchSpec]:

@@ -9,7 +9,8 @@ import pytest
 
 from mgsearch.cost import cost
 from mgsearch.errors import BudgetError
-from mgsearch.search.baselines import baseline_specs, reference_spec, uniform_spec
+from mgsearch.search.baselines import baseline_specs
+from mgsearch.strategies.uniform import reference_spec, uniform_spec
 from mgsearch.search.budget import Budget
 from mgsearch.space import SearchSpace
 from mgsearch.spec import ArchSpec

@@ -1,4 +1,4 @@
-"""strategy = "lwdna": the hook lwdna_candidate, the [lwdna] table, and a tiny real study."""
+"""strategy = "lwdna" (mgsearch.strategies.lwdna): the [lwdna] table, the proposed candidates, a tiny real study."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ import torch
 
 from mgsearch.cost import cost
 from mgsearch.errors import ConfigError
-from mgsearch.shrink import lwdna_candidate, widen
-from mgsearch.shrink.strategy import LwdnaSettings, MacroChooser, uniform_at_budget
+from mgsearch.fitting import scale_to_budget
+from mgsearch.search.context import strategy_context
+from mgsearch.shrink import widen
 from mgsearch.space import SearchSpace
 from mgsearch.space.choosers import RandomChooser
 from mgsearch.spec import ArchSpec, width_slots
+from mgsearch.strategies import get_strategy
+from mgsearch.strategies.choosers import MacroChooser
+from mgsearch.strategies.lwdna import LWDNA, LwdnaSettings
 from mgsearch.study import load_study_config
 
 SPACE = """
@@ -70,6 +74,14 @@ def write_study(tmp: Path, folder: Path, *, budget: str = "max_params = 6000", l
     return path
 
 
+def lwdna_candidate(chooser, config, dataset):
+    """``(child, parent, trial attrs)`` of one LW-DNA proposal in the study of ``config``."""
+    space = SearchSpace.from_file(config.space_path).with_overrides(
+        in_channels=dataset.in_channels, num_classes=dataset.num_classes, input_size=dataset.input_size)
+    candidate = get_strategy(config.strategy).propose(chooser, strategy_context(config, space, dataset, "cpu"))
+    return candidate.spec, candidate.parent, candidate.trial_attrs()
+
+
 @pytest.mark.parametrize(
     "table, key",
     [
@@ -110,10 +122,10 @@ def test_macro_chooser_asks_structure_only(tmp_path):
     assert inner.values and all(not any(w in k for w in ("width", "inner")) for k in inner.values), inner.values
 
 
-def test_uniform_at_budget_is_the_largest_uniform_fit(tmp_path):
+def test_the_base_is_the_largest_uniform_fit(tmp_path):
     (tmp_path / "space.toml").write_text(SPACE)
     spec = SearchSpace.from_file(tmp_path / "space.toml").to_spec(MacroChooser(RandomChooser(2)))
-    base = uniform_at_budget(spec, max_params=20_000, max_macs=None)
+    base = scale_to_budget(spec, lambda s: cost(s).params <= 20_000, grow=True)
     assert cost(base).params <= 20_000
     bigger = widen(base, 1.25)
     assert cost(bigger).params > 20_000
