@@ -19,7 +19,7 @@ from mgsearch.space.choosers import RandomChooser
 from mgsearch.spec import ArchSpec, width_slots
 from mgsearch.strategies import get_strategy
 from mgsearch.strategies.choosers import MacroChooser
-from mgsearch.strategies.lwdna import LWDNA, LwdnaSettings
+from mgsearch.strategies.lwdna import LwdnaSettings
 from mgsearch.study import load_study_config
 
 SPACE = """
