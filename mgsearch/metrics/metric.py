@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from mgsearch.metrics.numbers import exact_count, human_count, parse_count_text, short_float
+from mgsearch.metrics.numbers import exact_count, finite_float, human_count, parse_count_text, short_float
 
 if TYPE_CHECKING:  # pragma: no cover
     from mgsearch.cost import Cost
@@ -120,13 +120,8 @@ class Metric:
     # ------------------------------------------------------------------ values as data and text
     def read(self, v: Any) -> int | float | None:
         """A stored value as a number (an int for counts); None for a missing or non-finite one."""
-        if v is None or isinstance(v, bool):
-            return None
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            return None
-        if not math.isfinite(f):
+        f = finite_float(v)
+        if f is None:
             return None
         return int(f) if self.integer else f
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["parse_count_text", "human_count", "exact_count", "short_float"]
+__all__ = ["parse_count_text", "human_count", "exact_count", "short_float", "finite_float"]
 
 _SCALES = {"k": 10**3, "m": 10**6, "g": 10**9}
 
@@ -43,3 +43,14 @@ def exact_count(n: float) -> str:
 def short_float(x: float) -> str:
     """``1e13`` -> ``'1e13'``, ``3.6e6`` -> ``'3.6e6'``, ``250`` -> ``'250'`` (for rules in messages)."""
     return f"{x:g}".replace("e+0", "e").replace("e+", "e")
+
+
+def finite_float(v: object) -> float | None:
+    """``v`` as a finite float; None for None, a bool, a non-number or NaN / inf (stored values)."""
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None

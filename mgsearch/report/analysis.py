@@ -28,7 +28,7 @@ import numpy as np
 
 from mgsearch.errors import BudgetError, MgsearchError, SpecError, StorageError
 from mgsearch.metrics import ANALYTIC, MINIMIZE, Metric, budget_metrics, find_metric, get_metric, metrics, resolve_limits
-from mgsearch.metrics.numbers import exact_count
+from mgsearch.metrics.numbers import exact_count, finite_float
 from mgsearch.spec import ArchSpec, width_slots
 from mgsearch.store.urls import redact_url  # re-exported: the one redaction of storage URLs
 
@@ -203,14 +203,7 @@ def _resolve(target: str | Path, storage: str | None, study_name: str | None) ->
     return f"sqlite:///{path.resolve()}", study_name, None
 
 
-def _float(v: Any) -> float | None:
-    if v is None or isinstance(v, bool):
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
+_float = finite_float
 
 
 def _int(v: Any) -> int | None:
