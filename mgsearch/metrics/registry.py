@@ -8,10 +8,10 @@ report columns and axes and of the constraints stored with every trial (``params
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any, Callable
 
-from mgsearch.errors import ConfigError, clip_repr
+from mgsearch.errors import ConfigError
+from mgsearch.registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from mgsearch.metrics.metric import Metric
@@ -21,22 +21,8 @@ __all__ = [
     "budget_metrics", "metric_for_budget_key",
 ]
 
-_BUILTIN = "mgsearch.metrics.builtin"
-_METRICS: dict[str, "Metric"] = {}
-_ALIASES: dict[str, str] = {}
-_builtins_loaded = False
-
-
-def _load_builtins() -> None:
-    global _builtins_loaded
-    if _builtins_loaded:
-        return
-    _builtins_loaded = True  # set first: the built-in module registers through register_metric
-    try:
-        importlib.import_module(_BUILTIN)
-    except BaseException:
-        _builtins_loaded = False
-        raise
+_REGISTRY: "Registry[Metric]" = Registry("metric", "metrics", "mgsearch.metrics.builtin", ConfigError)
+_ALIASES: dict[str, str] = {}  # older name -> metric name
 
 
 def register_metric(metric: "Metric") -> "Metric":
@@ -48,23 +34,21 @@ def register_metric(metric: "Metric") -> "Metric":
     """
     from mgsearch.metrics.metric import Metric
 
-    _load_builtins()
+    _REGISTRY.load_builtins()
     if not isinstance(metric, Metric):
         raise TypeError(f"register_metric expects a Metric, got {type(metric).__name__}")
     for name in (metric.name, *metric.aliases):
-        if name in _METRICS or name in _ALIASES:
-            owner = _METRICS.get(name) or _METRICS[_ALIASES[name]]
+        owner = find_metric(name)
+        if owner is not None:
             raise ValueError(f"metric name {name!r} is already registered (by metric {owner.name!r}); names must be unique")
-    _METRICS[metric.name] = metric
-    for alias in metric.aliases:
-        _ALIASES[alias] = metric.name
+    _REGISTRY.add(metric.name, metric)
+    _ALIASES.update(dict.fromkeys(metric.aliases, metric.name))
     return metric
 
 
 def unregister_metric(name: str) -> "Metric":
     """Remove the metric ``name`` (and its aliases) from the registry and return it (tests, plug-ins)."""
-    metric = get_metric(name)
-    del _METRICS[metric.name]
+    metric = _REGISTRY.remove(get_metric(name).name)
     for alias in metric.aliases:
         _ALIASES.pop(alias, None)
     return metric
@@ -72,26 +56,22 @@ def unregister_metric(name: str) -> "Metric":
 
 def find_metric(name: Any) -> "Metric | None":
     """The metric registered as ``name`` (or under an older alias), or None."""
-    _load_builtins()
     if not isinstance(name, str):
         return None
-    return _METRICS.get(_ALIASES.get(name, name))
+    name = _ALIASES.get(name, name)
+    return _REGISTRY.get(name) if name in _REGISTRY else None
 
 
 def get_metric(name: Any) -> "Metric":
     """The metric registered as ``name`` (or an alias); unknown: a one-line :class:`ConfigError` listing
     the known names."""
-    metric = find_metric(name)
-    if metric is None:
-        raise ConfigError(f"metric {clip_repr(name)} is unknown; known metrics: {', '.join(_METRICS)}")
-    return metric
+    return find_metric(name) or _REGISTRY.get(name)
 
 
 def metrics(kind: str | None = None, where: "Callable[[Metric], bool] | None" = None) -> tuple["Metric", ...]:
     """The registered metrics in registration order; only those of ``kind`` (``"analytic"`` /
     ``"measured"``) and accepted by ``where`` when given."""
-    _load_builtins()
-    return tuple(m for m in _METRICS.values() if (kind is None or m.kind == kind) and (where is None or where(m)))
+    return tuple(m for m in _REGISTRY if (kind is None or m.kind == kind) and (where is None or where(m)))
 
 
 def metric_names(kind: str | None = None) -> tuple[str, ...]:
