@@ -26,7 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-params", metavar="N", help="parameter budget (50000, 50k, 1.5M)")
     p.add_argument("--max-macs", metavar="N", help="MAC budget per image (e.g. 20M)")
     p.add_argument("--ratio", metavar="R", help="budget as R x the base's params and MACs (default 1 without limits)")
-    p.add_argument("--keep-ratio", default="0.4", metavar="K", help="per-layer minimum kept share (default 0.4)")
+    p.add_argument("--keep-ratio", default="auto", metavar="K",
+                   help="per-layer minimum kept share of the widened width: a number in (0, 1], or auto (default: "
+                        "the paper's 0.4 where the budget leaves room, else the largest that does)")
     p.add_argument("--normalise", default="mean", choices=("mean", "max", "none"),
                    help="make scores comparable across layers: divide by the layer's mean (default), max, or none")
     p.add_argument("--min-width", default="4", metavar="N", help="smallest width of any layer (default 4)")
@@ -148,6 +150,38 @@ def _summary(result: Any) -> dict[str, Any]:
     return out
 
 
+def _budget_error(exc: Any, args: argparse.Namespace, base: Any, widen: float, keep: float | str,
+                  min_width: int) -> Exception:
+    """The fit's BudgetError in the command's words: the flags, and the smallest network reachable."""
+    from mgsearch.errors import BudgetError
+    from mgsearch.shrink.fit import minimum_spec
+    from mgsearch.shrink.widen import widen as widen_spec
+
+    minimum, limits = getattr(exc, "minimum", None), getattr(exc, "limits", None)
+    if not minimum or not limits:
+        return exc
+    given = [(flag, limits[key]) for flag, key, text in (("--max-params", "max_params", args.max_params),
+                                                          ("--max-macs", "max_macs", args.max_macs))
+             if limits.get(key) is not None and (text is not None or args.ratio is not None)]
+    budget = " and ".join(f"{flag} {value:,}" for flag, value in given)
+    if args.ratio is not None:
+        budget += f" (--ratio {args.ratio})"
+    fix = " or ".join(f"raise {flag}" for flag, _ in given[:1]) or "raise the budget"
+    at = f"every width at --keep-ratio {exc.keep_ratio:g} of its widened width, at least --min-width {min_width}"
+    if keep == "auto":
+        return BudgetError(
+            f"{budget} is below the smallest network shrink can reach from {args.base} widened x{widen:g}: "
+            f"{minimum['params']:,} params, {minimum['macs']:,} MACs ({at}); {fix}, or lower --min-width or --widen")
+    by = tuple(k for k, v in (("params", limits.get("max_params")), ("macs", limits.get("max_macs"))) if v is not None)
+    from mgsearch.cost import cost
+
+    floor = cost(minimum_spec(widen_spec(base, widen), keep_ratio=0.01, min_width=min_width, by=by))
+    return BudgetError(
+        f"{budget} is below the smallest network at --keep-ratio {keep:g}: {minimum['params']:,} params, "
+        f"{minimum['macs']:,} MACs ({at}); lower --keep-ratio (the default, auto, picks the largest that fits; "
+        f"at 0.01 the smallest is {int(floor.params):,} params, {int(floor.macs):,} MACs) or {fix}")
+
+
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.2f}%"
 
@@ -160,7 +194,8 @@ def run(args: argparse.Namespace) -> int:
 
     widen = _number("--widen", args.widen, low=0, high=MAX_WIDTH)
     ratio = None if args.ratio is None else _number("--ratio", args.ratio, low=0, high=16)
-    keep = _number("--keep-ratio", args.keep_ratio, low=0, high=1)
+    keep: float | str = "auto" if str(args.keep_ratio).strip().lower() == "auto" else _number(
+        "--keep-ratio", args.keep_ratio, low=0, high=1)
     strength = _number("--bn-l1-strength", args.bn_l1_strength, low=-1e-300)
     train_fraction = _number("--train-fraction", args.train_fraction, low=0, high=1)
     max_params = None if args.max_params is None else parse_count(args.max_params)
@@ -184,35 +219,39 @@ def run(args: argparse.Namespace) -> int:
     protect = _check_out(args) if args.out else []
 
     from mgsearch.data import load_dataset
-    from mgsearch.shrink import shrink
+    from mgsearch.errors import BudgetError
+    from mgsearch.shrink import shrink as _shrink
 
     dataset = load_dataset(args.dataset, args.data_root)
     base = resolve_spec(
         args.base, in_channels=dataset.in_channels, num_classes=dataset.num_classes, input_size=dataset.input_size
     )
-    result = shrink(
-        base,
-        dataset,
-        widen=widen,
-        importance=args.importance,
-        max_params=max_params,
-        max_macs=max_macs,
-        ratio=ratio,
-        keep_ratio=keep,
-        min_width=min_width,
-        normalise=args.normalise,
-        importance_batches=batches,
-        bn_l1_epochs=bn_epochs,
-        bn_l1_strength=strength,
-        epochs=epochs,
-        train_fraction=train_fraction,
-        batch_size=batch_size,
-        seed=seed,
-        device=args.device,
-        distill=args.distill,
-        baseline=args.baseline,
-        progress=None if args.json else None,
-    )
+    try:
+        result = _shrink(
+            base,
+            dataset,
+            widen=widen,
+            importance=args.importance,
+            max_params=max_params,
+            max_macs=max_macs,
+            ratio=ratio,
+            keep_ratio=keep,
+            min_width=min_width,
+            normalise=args.normalise,
+            importance_batches=batches,
+            bn_l1_epochs=bn_epochs,
+            bn_l1_strength=strength,
+            epochs=epochs,
+            train_fraction=train_fraction,
+            batch_size=batch_size,
+            seed=seed,
+            device=args.device,
+            distill=args.distill,
+            baseline=args.baseline,
+            progress=None if args.json else None,
+        )
+    except BudgetError as exc:
+        raise _budget_error(exc, args, base, widen, keep, min_width) from None
     if args.out:
         from mgsearch.outputs import check_out_file, write_text_atomic
 
@@ -223,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(
         f"LW-DNA shrink of {args.base}: widen x{widen:g}, importance {args.importance}, "
-        f"keep_ratio {keep:g}, dataset {dataset.name}"
+        f"keep_ratio {result.keep_ratio:g}{' (auto)' if keep == 'auto' else ''}, dataset {dataset.name}"
     )
     print()
     print(format_table(["width slot", "base", "widened", "shrunk"], result.slot_table()))

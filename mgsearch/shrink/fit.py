@@ -50,7 +50,15 @@ __all__ = [
     "normalise_scores",
     "resolve_budget",
     "NORMALISATIONS",
+    "auto_keep_ratio",
+    "PAPER_KEEP_RATIO",
+    "AUTO_FLOOR_SHARE",
 ]
+
+#: the paper's keep ratio; ``keep_ratio="auto"`` uses it whenever the budget leaves room for it
+PAPER_KEEP_RATIO = 0.4
+#: ``keep_ratio="auto"``: the smallest network shrink may produce costs at most this share of every limit
+AUTO_FLOOR_SHARE = 0.7
 
 CostFn = Callable[[ArchSpec], Any]
 
@@ -170,7 +178,8 @@ def resolve_budget(
 
 @dataclass(frozen=True)
 class FitResult:
-    """What :func:`fit_widths` chose: the spec, its slot values, its cost and the threshold."""
+    """What :func:`fit_widths` chose: the spec, its slot values, its cost, the threshold and the
+    keep ratio it used (the resolved one for ``keep_ratio="auto"``)."""
 
     spec: ArchSpec
     values: tuple[int, ...]
@@ -180,6 +189,7 @@ class FitResult:
     max_params: int | None
     max_macs: int | None
     cost_evaluations: int
+    keep_ratio: float = PAPER_KEEP_RATIO
 
     @property
     def utilisation(self) -> float:
@@ -251,6 +261,57 @@ def _dominated_min(lad: Sequence[int], i: int, ladders: Sequence[Sequence[int]],
     return cb[0] <= ca[0] and cb[1] <= ca[1]
 
 
+def auto_keep_ratio(
+    spec: ArchSpec,
+    *,
+    max_params: float | None = None,
+    max_macs: float | None = None,
+    ratio: float | None = None,
+    reference: ArchSpec | None = None,
+    min_width: int = 4,
+    cost_fn: CostFn | None = None,
+) -> float:
+    """The keep ratio ``keep_ratio="auto"`` resolves to for ``spec`` (usually a widened one) and a budget.
+
+    The paper's 0.4 when the smallest network it allows (:func:`minimum_spec`) costs at most
+    ``AUTO_FLOOR_SHARE`` (70%) of every limit, so that the fit has room to differentiate the layers;
+    otherwise the largest keep ratio in steps of 0.01 whose smallest network does; when even 0.01 leaves
+    less room, the largest one whose smallest network fits at all; when none fits, 0.01 (the fit then
+    raises :class:`BudgetError` naming that smallest network). Bisection on the analytic cost: ~7
+    :func:`minimum_spec` evaluations.
+    """
+    cost_fn = cost_fn or _default_cost
+    _check_keep(PAPER_KEEP_RATIO, min_width)
+    max_params, max_macs = resolve_budget(
+        spec, max_params=max_params, max_macs=max_macs, ratio=ratio, reference=reference, cost_fn=cost_fn
+    )
+    limits = [(k, v) for k, v in (("params", max_params), ("macs", max_macs)) if v is not None]
+    by = tuple(k for k, _ in limits)
+    shares: dict[int, float] = {}
+
+    def share(step: int) -> float:  # step / 100 = keep ratio
+        if step not in shares:
+            c = cost_fn(minimum_spec(spec, keep_ratio=step / 100, min_width=min_width, by=by, cost_fn=cost_fn))
+            shares[step] = max(getattr(c, k) / v for k, v in limits)
+        return shares[step]
+
+    top = round(PAPER_KEEP_RATIO * 100)
+    for target in (AUTO_FLOOR_SHARE, 1.0):
+        if share(top) <= target:
+            return PAPER_KEEP_RATIO
+        if share(1) > target:
+            continue
+        lo, hi = 1, top  # share(lo) <= target < share(hi)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if share(mid) <= target:
+                lo = mid
+            else:
+                hi = mid
+        return lo / 100
+    return 0.01
+
+
 def fit_widths(
     spec: ArchSpec,
     scores: Mapping[str, Any],
@@ -259,14 +320,20 @@ def fit_widths(
     max_macs: float | None = None,
     ratio: float | None = None,
     reference: ArchSpec | None = None,
-    keep_ratio: float = 0.4,
+    keep_ratio: float | str = PAPER_KEEP_RATIO,
     min_width: int = 4,
     normalise: str = "mean",
     cost_fn: CostFn | None = None,
 ) -> FitResult:
-    """The full fit (see the module docstring); :func:`shrink_to_budget` returns its ``spec``."""
+    """The full fit (see the module docstring); :func:`shrink_to_budget` returns its ``spec``.
+    ``keep_ratio="auto"`` resolves it with :func:`auto_keep_ratio` (``FitResult.keep_ratio`` says
+    which); a budget below the smallest network raises :class:`BudgetError` whose ``minimum``
+    (``{"params", "macs"}``), ``limits``, ``keep_ratio`` and ``min_width`` attributes say why."""
     cost_fn = cost_fn or _default_cost
-    _check_keep(keep_ratio, min_width)
+    if keep_ratio == "auto":
+        keep_ratio = auto_keep_ratio(spec, max_params=max_params, max_macs=max_macs, ratio=ratio,
+                                     reference=reference, min_width=min_width, cost_fn=cost_fn)
+    _check_keep(keep_ratio, min_width)  # type: ignore[arg-type]
     max_params, max_macs = resolve_budget(
         spec, max_params=max_params, max_macs=max_macs, ratio=ratio, reference=reference, cost_fn=cost_fn
     )
@@ -307,11 +374,15 @@ def fit_widths(
         limits = ", ".join(
             f"{k}={_fmt(v)}" for k, v in (("max_params", max_params), ("max_macs", max_macs)) if v is not None
         )
-        raise BudgetError(
+        error = BudgetError(
             f"budget {limits} is below the smallest network of this structure "
             f"({_fmt(p)} params, {_fmt(m)} MACs with every width at its smallest allowed value, "
             f"keep_ratio={keep_ratio:g}, min_width={min_width}); raise the budget or lower keep_ratio/min_width"
         )
+        error.minimum = {"params": p, "macs": m}  # type: ignore[attr-defined]
+        error.limits = {"max_params": max_params, "max_macs": max_macs}  # type: ignore[attr-defined]
+        error.keep_ratio, error.min_width = keep_ratio, min_width  # type: ignore[attr-defined]
+        raise error
     # candidate thresholds, ascending: keeping more channels = lower threshold = higher cost
     levels = sorted({v for s in norm for v in s})
     if fits(at_threshold(levels[0])):
@@ -360,6 +431,7 @@ def fit_widths(
         max_params=max_params,
         max_macs=max_macs,
         cost_evaluations=len(cache),
+        keep_ratio=float(keep_ratio),  # type: ignore[arg-type]
     )
 
 
@@ -371,7 +443,7 @@ def shrink_to_budget(
     max_macs: float | None = None,
     ratio: float | None = None,
     reference: ArchSpec | None = None,
-    keep_ratio: float = 0.4,
+    keep_ratio: float | str = PAPER_KEEP_RATIO,
     min_width: int = 4,
     normalise: str = "mean",
     cost_fn: CostFn | None = None,
@@ -381,7 +453,8 @@ def shrink_to_budget(
     ``scores`` maps each width-slot name to one non-negative score per channel (as returned by
     :func:`~mgsearch.shrink.channel_importance`). The budget is ``max_params`` and/or ``max_macs``,
     or ``ratio`` x the cost of ``reference`` (default ``spec``) for both. Every slot keeps at least
-    ``keep_ratio`` of its width and ``min_width`` channels, rounded up to its ``multiple_of``.
+    ``keep_ratio`` of its width and ``min_width`` channels, rounded up to its ``multiple_of``
+    (``keep_ratio="auto"``: see :func:`auto_keep_ratio`).
     ``normalise`` is how scores are made comparable across slots (``mean``, ``max`` or ``none``).
 
     The result meets the budget, passes validation, and cannot move any single slot whose next

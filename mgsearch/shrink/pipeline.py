@@ -127,7 +127,7 @@ def shrink(
     max_params: float | None = None,
     max_macs: float | None = None,
     ratio: float | None = None,
-    keep_ratio: float = 0.4,
+    keep_ratio: float | str = "auto",
     min_width: int = 4,
     normalise: str = "mean",
     importance_batches: int = 4,
@@ -149,7 +149,10 @@ def shrink(
     The budget is ``max_params`` and/or ``max_macs``, or ``ratio`` x the **base** network's params
     and MACs (both; combined with explicit limits by the smaller). ``importance`` is ``grad-init``
     (``importance_batches`` mini-batches at initialisation) or ``bn-l1`` (``bn_l1_epochs`` of
-    training the widened network with ``bn_l1_strength`` x L1 on BatchNorm scales).
+    training the widened network with ``bn_l1_strength`` x L1 on BatchNorm scales). ``keep_ratio``
+    (every slot keeps at least this share of its widened width) defaults to ``"auto"``: the paper's 0.4
+    where the budget leaves room, else the largest that does (:func:`~mgsearch.shrink.fit.auto_keep_ratio`);
+    ``result.keep_ratio`` is the value used.
 
     ``epochs > 0`` trains the shrunk spec from scratch with ``mgsearch.train.train`` at
     ``epochs``/``train_fraction``/``batch_size``/``recipe``/``seed`` and evaluates on the test split;
@@ -210,7 +213,7 @@ def shrink(
         budget={"max_params": fit.max_params, "max_macs": fit.max_macs},
         widen=float(widen),
         importance=importance,
-        keep_ratio=float(keep_ratio),
+        keep_ratio=fit.keep_ratio,
         min_width=int(min_width),
         threshold=float(fit.threshold),
         normalise=normalise,

@@ -69,7 +69,8 @@ def test_epochs_zero_json_has_no_accuracy(capsys, folder):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--max-params", "10"], "below the smallest network"),
+        (["--max-params", "10"], "--max-params 10 is below the smallest network shrink can reach"),
+        (["--max-params", "10", "--keep-ratio", "0.4"], "lower --keep-ratio"),
         (["--max-params", "lots"], "'lots' is not a count"),
         (["--widen", "0"], "--widen='0'"),
         (["--keep-ratio", "2"], "--keep-ratio='2'"),

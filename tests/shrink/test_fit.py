@@ -302,3 +302,25 @@ def test_mgic_half_budget_needs_a_small_keep_ratio():
         shrink_to_budget(wide, scores, max_params=c.params // 2, keep_ratio=0.3)
     got = shrink_to_budget(wide, scores, max_params=c.params // 2, max_macs=c.macs // 2, keep_ratio=0.125)
     assert cost(got).params <= c.params // 2 and cost(got).macs <= c.macs // 2
+
+
+def test_auto_keep_ratio_keeps_the_papers_value_where_there_is_room_and_lowers_it_otherwise():
+    from mgsearch.shrink.fit import AUTO_FLOOR_SHARE, PAPER_KEEP_RATIO, auto_keep_ratio
+
+    from mgsearch.presets import resolve_spec
+
+    base = resolve_spec("resnet20", in_channels=1, num_classes=10, input_size=28)
+    wide = widen(base, 2.0)
+    assert auto_keep_ratio(wide, ratio=1.0, reference=base) == PAPER_KEEP_RATIO
+    # the README's budget: 0.4 floors the network at 178,201 params; auto lowers it until the
+    # smallest network leaves 30% of the budget to differentiate the layers
+    keep = auto_keep_ratio(wide, max_params=60_000)
+    assert 0.01 <= keep < PAPER_KEEP_RATIO
+    floor = cost(minimum_spec(wide, keep_ratio=keep, by=("params",))).params
+    above = cost(minimum_spec(wide, keep_ratio=keep + 0.01, by=("params",))).params
+    assert floor <= AUTO_FLOOR_SHARE * 60_000 < above
+    fit = fit_widths(wide, random_scores(wide, 0), max_params=60_000, keep_ratio="auto")
+    assert fit.keep_ratio == keep and fit.params <= 60_000
+    with pytest.raises(BudgetError) as err:
+        fit_widths(wide, random_scores(wide, 0), max_params=1_000, keep_ratio="auto")
+    assert err.value.minimum["params"] > 1_000 and err.value.keep_ratio == 0.01
