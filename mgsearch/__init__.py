@@ -6,6 +6,7 @@ The public API is re-exported here; the heavy modules (torch, optuna, plotly) lo
     spec = mgsearch.ArchSpec.from_json(text)      # or mgsearch.preset("resnet20")
     model = mgsearch.build(spec)
     mgsearch.cost(spec).params
+    result = mgsearch.train(spec, mgsearch.load_dataset("fashion-mnist"), fidelity=mgsearch.Fidelity(epochs=1))
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ from mgsearch.cost import Cost, LayerCost, cost  # noqa: E402  (after the light 
 __version__ = "0.1.0"
 
 # name -> (module, attribute): resolved lazily so `import mgsearch` stays light. No name here may
-# equal a submodule's name (importing the submodule would replace it): the submodules `train`,
-# `shrink`, `export`, `presets` are reached as modules (`mgsearch.train.train(...)`).
+# equal a submodule's name (importing the submodule would replace it): the submodules `shrink` and
+# `presets` are reached as modules (`mgsearch.shrink.shrink(...)`); the modules `train` and `export`
+# are callable (their module class forwards a call to their function), so `mgsearch.train(spec, ds,
+# fidelity=...)` and `mgsearch.export(study, out, ...)` are the functions users expect, while
+# `mgsearch.train.Fidelity` and `from mgsearch.train import ...` keep working.
 _LAZY: dict[str, tuple[str, str]] = {
     "build": ("mgsearch.families", "build"),
     "preset": ("mgsearch.presets", "get_preset"),
@@ -56,7 +60,7 @@ _LAZY: dict[str, tuple[str, str]] = {
 __all__ = [
     "ArchSpec", "Block", "Head", "Stage", "Stem", "WidthSlot", "width_slots",
     "MgsearchError", "SpecError", "ConfigError", "DataError", "StorageError", "ExportError",
-    "BudgetError", "TrainingDiverged", "cost", "Cost", "LayerCost", *_LAZY,
+    "BudgetError", "TrainingDiverged", "cost", "Cost", "LayerCost", "train", "export", *_LAZY,
 ]
 
 
@@ -72,4 +76,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(__all__))

@@ -24,6 +24,7 @@ import dataclasses
 import math
 import sys
 import time
+import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -371,3 +372,16 @@ def _train(spec_or_model, dataset: Dataset, fidelity: Fidelity, recipe: Recipe, 
         fidelity=fidelity, recipe=recipe, seed=seed, device=str(dev), params=params, macs=macs,
         dataset=dataset.fingerprint, model=model,
     )
+
+
+class _CallableModule(types.ModuleType):
+    """``mgsearch.train`` names both this module and its :func:`train` function (as for
+    ``mgsearch.export``): making the module callable keeps ``mgsearch.train(spec, ds, ...)`` the
+    function call users expect, while ``mgsearch.train.Fidelity`` / ``from mgsearch.train import ...``
+    keep working."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> TrainResult:
+        return train(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
