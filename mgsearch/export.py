@@ -116,8 +116,9 @@ def load(folder: str | Path, *, weights: bool = True, device: str = "cpu") -> "t
         wpath = folder / WEIGHTS_FILE
         if not wpath.is_file():
             raise ExportError(
-                f"{wpath}: not found; the folder was exported without weights (use --retrain), "
-                "or call load(..., weights=False) for the untrained architecture"
+                f"{wpath}: not found; the folder was exported without weights (export holds the architecture "
+                f"only): call mgsearch.load({str(folder)!r}, weights=False) for the architecture, freshly "
+                "initialised, or export again with --retrain for trained weights"
             )
         try:
             with safe_open(str(wpath), framework="pt") as fh:
@@ -408,6 +409,25 @@ def model_card(spec: ArchSpec, meta: dict[str, Any], folder_name: str = "found")
         "Export with `--retrain` to get trained weights."
     )
     c, h = spec.in_channels, spec.input_size
+    if trained:
+        load_text = f"""From the folder that holds `{folder_name}/`:
+
+```python
+import mgsearch
+model = mgsearch.load("{folder_name}")          # nn.Module in eval mode, weights from safetensors
+spec = mgsearch.ArchSpec.from_json(open("{folder_name}/arch.json").read())
+untrained = mgsearch.build(spec)                  # the same architecture, freshly initialised
+```"""
+    else:
+        load_text = f"""From the folder that holds `{folder_name}/` (no weights file: `weights=False` says so;
+`mgsearch.load("{folder_name}")` asks for trained weights and refuses this folder):
+
+```python
+import mgsearch
+model = mgsearch.load("{folder_name}", weights=False)   # the architecture, freshly initialised, eval mode
+spec = mgsearch.ArchSpec.from_json(open("{folder_name}/arch.json").read())
+model = mgsearch.build(spec)                          # the same, without mgsearch.load
+```"""
     return f"""# Model card: {spec.family} {spec.short_hash}
 
 Found by mgsearch{f" in study `{meta['study']}`, trial {meta['trial']}" if meta.get("study") else ""}.
@@ -431,12 +451,7 @@ Widths: stem {spec.stem.width}; {widths}.
 
 ## Load
 
-```python
-import mgsearch
-model = mgsearch.load("{folder_name}")          # nn.Module in eval mode, weights from safetensors
-spec = mgsearch.ArchSpec.from_json(open("{folder_name}/arch.json").read())
-untrained = mgsearch.build(spec)                  # the same architecture, freshly initialised
-```
+{load_text}
 
 ```python
 import numpy as np, onnxruntime as ort
@@ -447,6 +462,29 @@ logits = sess.run(None, {{"input": np.zeros((1, {c}, {h}, {h}), np.float32)}})[0
 
 
 # --------------------------------------------------------------------------- from a study
+def _dataset_classes(described: Any, num_classes: int) -> list[str] | None:
+    """The class names in logit order, where the study's stored dataset description makes them known
+    without loading the data: a named dataset's fixed list, an image folder's sorted class folders
+    (while the folder is there); None otherwise or when the count is not ``num_classes``."""
+    from mgsearch.data.sources import DATASETS, canonical_name
+
+    if not isinstance(described, Mapping):
+        return None
+    try:
+        name = canonical_name(str(described.get("name")))
+    except MgsearchError:
+        return None
+    classes: list[str] = list(DATASETS[name].classes)
+    source = str(described.get("source") or "")
+    if name == "imagefolder" and source.startswith("imagefolder:"):
+        train = Path(source.partition(":")[2]) / "train"
+        try:
+            classes = sorted(p.name for p in train.iterdir() if p.is_dir() and not p.name.startswith("."))
+        except OSError:
+            return None
+    return classes if len(classes) == num_classes else None
+
+
 def _retrain(study_file: str, spec: ArchSpec, *, epochs: int | None, device: str, progress: bool | None,
              storage: str | None) -> tuple[Any, dict[str, Any]]:
     """Train ``spec`` on the full training split (train + validation) with the study's recipe;
@@ -542,6 +580,9 @@ def _export(study: str | Path, out: Path, *, trial: int | None, limits: Mapping[
     described = data.attrs.get("dataset")
     if isinstance(described, dict) and described.get("mean") and described.get("std"):
         info["normalize"] = {"mean": list(described["mean"]), "std": list(described["std"])}
+    classes = _dataset_classes(described, rec.spec.num_classes)
+    if classes:
+        info["classes"] = classes
     model = None
     if retrain:
         model, facts = _retrain(str(study), rec.spec, epochs=epochs, device=device, progress=progress, storage=storage)
