@@ -534,7 +534,7 @@ def export(
     **max_keys: float | None,
 ) -> ExportResult:
     """Export trial ``trial`` of a stored study, or (``trial=None``) the best trained feasible trial
-    within the given budget (:func:`mgsearch.report.best`: ``under={metric: limit}`` and/or budget-key
+    within the given budget (:func:`mgsearch.pareto.best`: ``under={metric: limit}`` and/or budget-key
     keywords of the registered metrics, e.g. ``max_params=50_000``), to the folder ``out``.
 
     ``retrain=True`` trains the architecture on the full training split (the validation split
@@ -554,13 +554,16 @@ def _export(study: str | Path, out: Path, *, trial: int | None, limits: Mapping[
             epochs: int | None, device: str, force: bool,
             storage: str | None, study_name: str | None, progress: bool | None) -> ExportResult:
     from mgsearch.cost import cost
-    from mgsearch.report.analysis import best, load_study
+    from mgsearch.pareto import best
+    from mgsearch.store.records import read_study
+    from mgsearch.study import locate_study
 
     protect = tuple(study_inputs(study, storage))
     _check_out(out, force, protect)
     if retrain and not str(study).endswith(".toml"):
         raise ExportError(f"--retrain needs the study file (.toml) for its dataset and recipe, not {study}")
-    data = load_study(study, study_name, storage=storage)
+    url, name, source = locate_study(study, storage=storage, study_name=study_name)
+    data = read_study(url, name, source=source)
     if trial is not None:
         rec = data.trial(trial)
     else:

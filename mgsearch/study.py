@@ -26,6 +26,7 @@ from mgsearch.inputs import input_file_problem, parse_toml, read_input_file
 __all__ = [
     "StudyConfig",
     "load_study_config",
+    "locate_study",
     "parse_study_config",
     "redact_url",
     "default_storage_url",
@@ -339,6 +340,28 @@ def _parse_seconds(text: str) -> float | None:
 
 
 # --------------------------------------------------------------------------- loading
+def locate_study(target: str | Path, *, storage: str | None = None,
+                 study_name: str | None = None) -> tuple[str, str | None, str | None]:
+    """Where the stored study of ``target`` is: ``(storage URL, study name or None, study file or None)``.
+
+    ``target`` is a study file (``.toml``: its storage and name, unless ``storage`` / ``study_name``
+    override them), an SQLite database file (``storage`` overrides it) or a storage URL. A missing
+    study file is a :class:`ConfigError`; the name is None where the caller must find it in the database.
+    """
+    text = str(target)
+    if "://" in text:
+        return text, study_name, None
+    path = Path(text)
+    if path.suffix == ".toml":
+        if not path.is_file():
+            raise ConfigError(f"{path}: study file not found")
+        cfg = load_study_config(path, {"storage": storage} if storage else None)
+        return cfg.storage, study_name or cfg.name, str(path)
+    if storage:
+        return storage, study_name, None
+    return f"sqlite:///{path.resolve()}", study_name, None
+
+
 def load_study_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> StudyConfig:
     """Read and validate a study file; ``overrides`` maps :data:`OVERRIDE_KEYS` names (CLI flags) to values.
 

@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from mgsearch.cli.search_cmd import overrides_from
     from mgsearch.errors import ConfigError
     from mgsearch.search import run_baselines
+    from mgsearch.store.records import baselines_study_name
     from mgsearch.study import load_study_config
 
     config = load_study_config(args.study, overrides_from(args))
@@ -46,6 +47,6 @@ def run(args: argparse.Namespace) -> int:
         print_json(rows)
     else:
         table = [[r["baseline_name"], r["trial"], r["status"], round(r["val_acc"], 4), r["params"], r["macs"]] for r in rows]
-        print(f"baselines of {config.name} ({config.storage_display}, study {config.name}.baselines):")
+        print(f"baselines of {config.name} ({config.storage_display}, study {baselines_study_name(config.name)}):")
         print(format_table(["baseline", "trial", "status", "val_acc", "params", "MACs"], table))
     return 0

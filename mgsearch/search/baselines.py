@@ -31,8 +31,10 @@ BASELINE_STRATEGY = "uniform"
 
 
 def baseline_study_name(config: StudyConfig) -> str:
-    """``<study name>.baselines``."""
-    return f"{config.name}.baselines"
+    """``<study name>.baselines`` (:func:`mgsearch.store.records.baselines_study_name`)."""
+    from mgsearch.store.records import baselines_study_name
+
+    return baselines_study_name(config.name)
 
 
 def baseline_candidates(space: "SearchSpace", budget: Budget, sizes: Sequence[float]) -> list["Candidate"]:
@@ -87,10 +89,10 @@ def run_baselines(
     import optuna
 
     from mgsearch.cost import cost
-    from mgsearch.metrics import analytic_values
     from mgsearch.search.objective import Objective
     from mgsearch.search.runner import open_study, prepare, quiet_optuna
     from mgsearch.store import DatabaseWatch, check_url, open_storage
+    from mgsearch.store.records import candidate_attrs
 
     check_url(config.storage)  # in-memory, unparseable: refused before any data is loaded
     quiet_optuna(verbose)
@@ -126,9 +128,8 @@ def run_baselines(
                 for key, value in constraints.items():
                     trial.set_constraint(key, value)
                 # baseline trials keep the stored strategy "direct" of the storage contract
-                attrs = {"strategy": base_config.strategy, **candidate.trial_attrs(), "spec": spec.to_json(),
-                         "spec_hash": spec.hash, **analytic_values(c, spec),
-                         "constraints": [constraints[n] for n in budget.names if n in constraints]}
+                attrs = {"strategy": base_config.strategy, **candidate.trial_attrs(),
+                         **candidate_attrs(spec, c, constraints, budget.names)}
                 try:
                     value = objective.train_trial(trial, spec, attrs, t0)
                 except BaseException:

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from mgsearch.errors import MgsearchError, TrainingDiverged
-from mgsearch.metrics import analytic_values
 from mgsearch.search.budget import Budget, repair_to_budget
 from mgsearch.search.chooser import OptunaChooser
 from mgsearch.search.context import strategy_context
 from mgsearch.spec import ArchSpec
+from mgsearch.store.records import RESULT_STATUSES, candidate_attrs
 from mgsearch.study import StudyConfig
 
 if TYPE_CHECKING:
@@ -33,10 +33,8 @@ if TYPE_CHECKING:
     from mgsearch.space import SearchSpace
     from mgsearch.strategies import Candidate
 
-__all__ = ["Objective", "TrialOutcome", "package_versions", "COUNTED_STATES", "SurplusTrial"]
+__all__ = ["Objective", "package_versions", "COUNTED_STATES", "SurplusTrial"]
 
-#: statuses whose objective values are a real (or inherited) training result
-RESULT_STATUSES = ("trained", "diverged", "duplicate")
 #: poll interval while waiting for another worker that trains the same spec
 DUPLICATE_POLL_S = 2.0
 
@@ -67,14 +65,18 @@ def COUNTED_STATES() -> tuple[Any, ...]:  # noqa: N802 - a constant that needs o
     return (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 
 
-@dataclass
-class TrialOutcome:
-    """What the last trial did (for the progress bar): status, val accuracy, params, MACs."""
-
-    status: str
-    val_acc: float | None = None
-    params: int | None = None
-    macs: int | None = None
+def _set_constraints(trial: "optuna.Trial", constraints: dict[str, float]) -> None:
+    """``trial.set_constraint`` for each budget metric. A retry queued by an older mgsearch inherited
+    the failed run's constraint system attrs (which ``set_constraint`` refuses to change, with a
+    UserWarning): those are overwritten with this run's values. New retries inherit none
+    (:func:`mgsearch.store.rdb.without_constraints`)."""
+    inherited = trial.storage.get_trial_system_attrs(trial._trial_id)
+    for name, value in constraints.items():
+        key = f"constraints:{name}"
+        if key in inherited:
+            trial.storage.set_trial_system_attr(trial._trial_id, key, float(value))
+        else:
+            trial.set_constraint(name, value)
 
 
 @dataclass
@@ -94,7 +96,6 @@ class Objective:
     dataset: Any
     device: str
     train_fn: Callable[..., Any] | None = None
-    outcomes: list[TrialOutcome] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         from mgsearch.strategies import get_strategy
@@ -148,21 +149,18 @@ class Objective:
                 attrs["repaired_from"] = spec.to_json()
                 spec, c = repaired, cost(repaired)
         constraints = self.budget.analytic_constraints(c, spec)
-        attrs.update(spec=spec.to_json(), spec_hash=spec.hash, **analytic_values(c, spec))
         if self.measure_latency:
             lat = self._latency(spec)
             attrs["latency_ms"] = lat["median_ms"]
             attrs["latency_device"] = lat["device_name"]
             constraints.update(self.budget.measured_constraints({"latency_ms": lat["median_ms"]}))
-        attrs["constraints"] = [constraints[n] for n in self.budget.names]
-        for name in self.budget.names:
-            trial.set_constraint(name, constraints[name])
+        attrs.update(candidate_attrs(spec, c, constraints, self.budget.names))
+        _set_constraints(trial, {name: constraints[name] for name in self.budget.names})
         feasible = all(v <= 0 for v in constraints.values())
         if not feasible:
             attrs["status"] = "infeasible"
             attrs["wall_seconds"] = time.perf_counter() - t0
             self._set_attrs(trial, attrs)
-            self.outcomes.append(TrialOutcome("infeasible", None, c.params, c.macs))
             return self._values(0.0, attrs)
         # publish the hash before training: other workers then see this spec as "running"; a retry of
         # this trial (its worker died) inherits "first_number" and records it as "retry_of"
@@ -254,9 +252,7 @@ class Objective:
             if not self.config.multi_objective:
                 for step, value in sorted(earlier.intermediate_values.items()):
                     trial.report(value, step)
-            self.outcomes.append(TrialOutcome("pruned", acc, attrs["params"], attrs["macs"]))
             raise optuna.TrialPruned(f"duplicate of pruned trial {attrs['duplicate_of']}")
-        self.outcomes.append(TrialOutcome("duplicate", acc, attrs["params"], attrs["macs"]))
         return self._values(acc, attrs)
 
     def train_spec(self, spec: ArchSpec, *, on_epoch: Callable[[int, float], None] | None = None) -> Any:
@@ -308,13 +304,11 @@ class Objective:
             attrs.update(status="pruned", val_history=history, val_acc=history[-1] if history else 0.0,
                          wall_seconds=time.perf_counter() - t0)
             self._set_attrs(trial, attrs)
-            self.outcomes.append(TrialOutcome("pruned", attrs["val_acc"], attrs["params"], attrs["macs"]))
             raise
         except TrainingDiverged as exc:
             attrs.update(status="diverged", val_history=history, val_acc=0.0, diverged_epoch=exc.epoch,
                          error=str(exc)[:500], wall_seconds=time.perf_counter() - t0)
             self._set_attrs(trial, attrs)
-            self.outcomes.append(TrialOutcome("diverged", 0.0, attrs["params"], attrs["macs"]))
             return self._values(0.0, attrs)
         except MgsearchError:
             raise
@@ -322,7 +316,6 @@ class Objective:
             attrs.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:500],
                          wall_seconds=time.perf_counter() - t0)
             self._set_attrs(trial, attrs)
-            self.outcomes.append(TrialOutcome("failed", None, attrs["params"], attrs["macs"]))
             raise
         acc = float(result.val_acc)
         hist = history or [float(r["val_acc"]) for r in getattr(result, "history", None) or [] if "val_acc" in r]
@@ -331,7 +324,6 @@ class Objective:
                      images_per_second=float(result.images_per_second),
                      wall_seconds=time.perf_counter() - t0)
         self._set_attrs(trial, attrs)
-        self.outcomes.append(TrialOutcome("trained", acc, attrs["params"], attrs["macs"]))
         return self._values(acc, attrs)
 
     @staticmethod

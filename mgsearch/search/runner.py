@@ -27,6 +27,7 @@ from mgsearch.search.progress import Progress, pareto_rows, status_counts
 from mgsearch.search.samplers import make_pruner, make_sampler
 from mgsearch.search.storage import load_existing_study, storage_for
 from mgsearch.store import DatabaseWatch, check_url
+from mgsearch.store.records import records_from_trials
 from mgsearch.study import StudyConfig, config_differences
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 
     from mgsearch.space import SearchSpace
 
-__all__ = ["run_search", "SearchResult", "open_study", "prepare", "resolve_device", "MAX_CONSECUTIVE_FAILURES"]
+__all__ = ["run_search", "SearchResult", "SearchInterrupted", "open_study", "prepare", "resolve_device",
+           "MAX_CONSECUTIVE_FAILURES", "set_metric_names"]
 
 #: a search stops (re-raising the error) after this many trials in a row fail with an unexpected error
 MAX_CONSECUTIVE_FAILURES = 3
@@ -52,10 +54,25 @@ class SearchResult:
     pareto: list[dict[str, Any]]
     stopped_by: str
     extra: dict[str, Any] = field(default_factory=dict)
+    #: counts per status of the finished (COMPLETE / PRUNED) trials only: they add up to ``n_trials``;
+    #: ``counts`` also holds the failed, running and waiting ones
+    finished_counts: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"study": self.study_name, "storage": self.storage, "n_trials": self.n_trials,
-                "counts": self.counts, "pareto": self.pareto, "stopped_by": self.stopped_by}
+                "counts": self.counts, "finished_counts": self.finished, "pareto": self.pareto,
+                "stopped_by": self.stopped_by}
+
+    @property
+    def finished(self) -> dict[str, int]:
+        """Counts per status of the finished trials (they add up to ``n_trials``)."""
+        return dict(self.finished_counts if self.finished_counts is not None else self.counts)
+
+    @property
+    def not_finished(self) -> dict[str, int]:
+        """Counts per status of the trials that do not count towards ``n_trials`` (failed, running, waiting)."""
+        done = self.finished
+        return {k: v - done.get(k, 0) for k, v in self.counts.items() if v - done.get(k, 0) > 0}
 
 
 def resolve_device(name: str) -> str:
@@ -229,8 +246,22 @@ def open_study(
     for key, value in study_attrs(config, dataset).items():
         if key not in attrs:
             study.set_user_attr(key, value)
+    set_metric_names(study, config)
     explain_failed_trials(study)
     return study
+
+
+def set_metric_names(study: "optuna.Study", config: StudyConfig) -> None:
+    """Name the study's objectives after their registered metrics (``val_acc``, ``params``...), so that
+    optuna-dashboard and ``study.trials_dataframe()`` say ``val_acc`` instead of "Objective 0". A new
+    study gets them when it is created, an existing one without them (written before) on resume."""
+    from mgsearch.metrics import get_metric
+
+    if study.metric_names is not None:
+        return
+    with warnings.catch_warnings():  # experimental in some Optuna versions
+        warnings.simplefilter("ignore")
+        study.set_metric_names([get_metric(name).name for name in config.objectives])
 
 
 def prepare(config: StudyConfig) -> tuple[Any, "SearchSpace", str]:
@@ -343,8 +374,9 @@ def _run_search(
     # (samplers.make_sampler), so processes started together draw different trials and one process
     # started twice on a new study draws the same ones
     study = open_study(storage, config, dataset, create=not worker, seed=config.seed)
-    objective = Objective(config=config, space=space, dataset=dataset, device=device, train_fn=train_fn)
     bar = Progress(config, enabled=progress)
+    objective = Objective(config=config, space=space, dataset=dataset, device=device,
+                          train_fn=_observed(train_fn, bar) if progress else train_fn)
     n = config.n_trials
     deadline = time.monotonic() + config.timeout if config.timeout else None
     failures = 0
@@ -354,6 +386,7 @@ def _run_search(
     def tracked(trial: "optuna.Trial") -> Any:
         current["trial_id"] = trial._trial_id
         current["ran"] = current.get("ran", 0) + 1
+        bar.trial_started(trial.number)
         return objective(trial)
 
     restore_signal = _interrupt_on_sigterm()
@@ -380,16 +413,17 @@ def _run_search(
             try:
                 current.pop("trial_id", None)
                 study.optimize(tracked, n_trials=1, catch=(), gc_after_trial=False, show_progress_bar=False)
-            except KeyboardInterrupt:
-                _requeue_interrupted(study, current.get("trial_id"))
-                raise
+            except KeyboardInterrupt as exc:
+                bar.close()  # ends the bar's line: the message below starts on its own line
+                requeued = _requeue_interrupted(study, current.get("trial_id"))
+                raise SearchInterrupted(_interrupted_text(study, n, requeued, exc)) from None
             except SurplusTrial:
                 continue
             except MgsearchError:
                 raise
             except Exception as exc:  # a bug or an environment failure in one trial: retry a few times
                 failures += 1
-                print(f"mgsearch: trial failed: {type(exc).__name__}: {str(exc)[:200]}", file=sys.stderr)
+                bar.message(f"mgsearch: trial failed: {type(exc).__name__}: {str(exc)[:200]}")
                 if failures >= MAX_CONSECUTIVE_FAILURES:
                     raise
                 continue
@@ -400,15 +434,70 @@ def _run_search(
         bar.close()
     database.check()
     trials = study.get_trials(deepcopy=False)
+    records = records_from_trials(trials)
+    finished = [r for r in records if r.state in ("COMPLETE", "PRUNED")]
     return SearchResult(
         study_name=config.name,
         storage=config.storage_display,
         n_trials=sum(1 for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)),
-        counts=status_counts(trials),
-        pareto=pareto_rows(trials, config),
+        counts=status_counts(records),
+        pareto=pareto_rows(records, config),
         stopped_by=stopped_by,
         extra={"trials_run_here": current.get("ran", 0)},
+        finished_counts=status_counts(finished),
     )
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a search; ``str(exc)`` says what was kept (the CLI adds how to resume)."""
+
+    #: re-running the same command resumes the study
+    resumable = True
+
+
+def _interrupted_text(study: "optuna.Study", n_trials: int | None, requeued: int | None,
+                      exc: BaseException) -> str:
+    """``interrupted: trial 5 failed and queued again; 4 of 8 trials finished and kept``."""
+    from optuna.trial import TrialState
+
+    how = "interrupted" + (f" by {exc.args[0]}" if exc.args and str(exc.args[0]).startswith("signal") else "")
+    parts = [how]
+    if requeued is not None:
+        parts.append(f"trial {requeued} failed and queued again")
+    try:
+        done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+        parts.append(f"{done}{f' of {n_trials}' if n_trials else ''} trials finished and kept")
+    except Exception:  # noqa: BLE001 - the database may be what went away
+        pass
+    return parts[0] + (": " + "; ".join(parts[1:]) if parts[1:] else "")
+
+
+def _observed(train_fn: Callable[..., Any] | None, bar: Progress) -> Callable[..., Any]:
+    """``train_fn`` (default: :func:`mgsearch.train.train`, looked up at call time) reporting each epoch
+    to ``bar`` (a line) and, where the bar shows them and the function takes ``on_batch``, each batch."""
+    import importlib
+    import inspect
+
+    def observed(spec: Any, dataset: Any, **kwargs: Any) -> Any:
+        inner = train_fn or importlib.import_module("mgsearch.train").train
+        on_epoch = kwargs.get("on_epoch")
+
+        def epoch_done(epoch: int, val_acc: float) -> None:
+            bar.epoch(epoch, val_acc)  # before the caller's hook, which may prune the trial
+            if on_epoch is not None:
+                on_epoch(epoch, val_acc)
+
+        kwargs["on_epoch"] = epoch_done
+        if bar.wants_batches and "on_batch" not in kwargs:
+            try:
+                takes = inspect.signature(inner).parameters
+                if "on_batch" in takes or any(p.kind == p.VAR_KEYWORD for p in takes.values()):
+                    kwargs["on_batch"] = bar.batch
+            except (TypeError, ValueError):
+                pass
+        return inner(spec, dataset, **kwargs)
+
+    return observed
 
 
 class _QuietExpectedFailures(logging.Filter):
@@ -459,8 +548,9 @@ def _interrupt_on_sigterm() -> Callable[[], None]:
     return lambda: signal.signal(signal.SIGTERM, previous)
 
 
-def _requeue_interrupted(study: "optuna.Study", trial_id: int | None) -> None:
-    """Re-queue (WAITING) the trial an interrupt failed, as a retry of it, so no candidate is lost."""
+def _requeue_interrupted(study: "optuna.Study", trial_id: int | None) -> int | None:
+    """Re-queue (WAITING) the trial an interrupt failed, as a retry of it, so no candidate is lost;
+    returns its number (None when there was none or it could not be queued)."""
     from optuna.trial import TrialState
 
     if trial_id is None:
@@ -470,7 +560,7 @@ def _requeue_interrupted(study: "optuna.Study", trial_id: int | None) -> None:
         retry = getattr(study._storage, "get_heartbeat_stale_trial_callback", lambda: None)()
         if trial.state == TrialState.FAIL and retry is not None:
             retry(study, trial)
-            print(f"mgsearch: interrupted: trial {trial.number} failed and queued again for another worker",
-                  file=sys.stderr)
+            return trial.number
     except Exception as exc:  # the database may be what went away; the trial then goes stale and is retried
         log.warning("could not re-queue interrupted trial %s: %s", trial_id, type(exc).__name__)
+    return None

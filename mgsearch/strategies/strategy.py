@@ -24,20 +24,14 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from mgsearch.errors import ConfigError, clip
 from mgsearch.spec import ArchSpec
+# the trial attributes the objective writes itself (the storage contract): a candidate may not set them
+from mgsearch.store.records import RESERVED_ATTRS
 
 if TYPE_CHECKING:  # pragma: no cover
     from mgsearch.space import SearchSpace
     from mgsearch.space.choosers import Chooser
 
 __all__ = ["Strategy", "Candidate", "StrategyContext", "RESERVED_ATTRS"]
-
-#: trial attributes the objective writes itself (the storage contract); a candidate may not set them
-RESERVED_ATTRS = frozenset({
-    "status", "spec", "spec_hash", "params", "macs", "activations", "constraints", "strategy", "val_acc",
-    "val_history", "fidelity", "wall_seconds", "train_seconds", "images_per_second", "seed", "device",
-    "versions", "duplicate_of", "retry_of", "first_number", "training", "error", "latency_ms",
-    "latency_device", "repaired_from", "diverged_epoch", "parent_spec",
-})
 
 
 @dataclass(frozen=True)

@@ -214,16 +214,44 @@ def test_sql_reader_matches_optuna(small_study_db):
     """The direct SQL read gives the same records as Optuna's own reader."""
     import optuna
 
-    from mgsearch.report.analysis import read_trials_sql, records_from_trials
+    from mgsearch.store.records import read_trials, records_from_trials
 
     store = optuna.storages.RDBStorage(f"sqlite:///{small_study_db}")
     for name in ("small", "small.baselines"):
         sid = store.get_study_id_from_name(name)
         via_optuna = records_from_trials(store.get_all_trials(sid, deepcopy=False))
-        via_sql = records_from_trials(read_trials_sql(store.engine, sid))
+        via_sql = records_from_trials(read_trials(store, sid))
         assert via_sql == via_optuna and len(via_sql) > 1
     pruned = [r for r in via_optuna if r.status == "pruned"]
     assert not pruned  # baselines have none; the main study's pruned trials carry their last report
-    main = records_from_trials(read_trials_sql(store.engine, store.get_study_id_from_name("small")))
+    main = records_from_trials(read_trials(store, store.get_study_id_from_name("small")))
     assert [r.last_report for r in main if r.status == "pruned"] == [0.4, 0.45]
     assert main[0].knobs == {"family": "resnet", "w0": 4, "w1": 8}
+
+
+def test_sql_reader_falls_back_only_where_it_cannot_apply(small_study_db, monkeypatch):
+    """Optuna's reader is used for a storage without an SQL engine or with another schema; any
+    other error of the fast reader is raised, never hidden behind the fallback."""
+    import types
+
+    import optuna
+    import pytest
+    import sqlalchemy as sa
+
+    from mgsearch.store import records
+
+    store = optuna.storages.RDBStorage(f"sqlite:///{small_study_db}")
+    sid = store.get_study_id_from_name("small")
+    expected = records.records_from_trials(store.get_all_trials(sid, deepcopy=False))
+    plain = types.SimpleNamespace(get_all_trials=store.get_all_trials)  # no engine: not an RDB storage
+    assert records.records_from_trials(records.read_trials(plain, sid)) == expected
+    monkeypatch.setitem(records._SCHEMA, "trials", records._SCHEMA["trials"] + ("no_such_column",))
+    assert records.records_from_trials(records.read_trials(store, sid)) == expected
+    monkeypatch.undo()
+
+    def broken(*args, **kwargs):
+        raise sa.exc.OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(records, "_read_rdb", broken)
+    with pytest.raises(sa.exc.OperationalError):
+        records.read_trials(store, sid)
