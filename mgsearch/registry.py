@@ -1,5 +1,5 @@
 """A name -> object table whose built-in entries are imported on first use: the common part of the
-extension-point registries (strategies; families and metrics have the same shape and may use it).
+extension-point registries (families, metrics and strategies each hold one).
 
 Importing it imports nothing but :mod:`mgsearch.errors`, so any tier may hold a registry.
 """
