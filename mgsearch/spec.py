@@ -28,7 +28,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from mgsearch.errors import SpecError, clip, clip_repr
 from mgsearch.inputs import check_nesting
@@ -171,18 +171,6 @@ class ArchSpec:
         _validate(self)
 
     # ----------------------------------------------------------------- derived facts
-    def stage_input_width(self, index: int) -> int:
-        """Width of the tensor entering stage ``index``."""
-        return self.stem.width if index == 0 else self.stages[index - 1].width
-
-    def resolutions(self) -> list[int]:
-        """Feature-map side length inside each stage (3x3 convs with padding 1)."""
-        size, out = self.input_size, []
-        for stage in self.stages:
-            size = (size - 1) // stage.stride + 1
-            out.append(size)
-        return out
-
     @property
     def depth(self) -> int:
         """Total number of blocks."""
@@ -504,13 +492,6 @@ def json_schema() -> dict[str, Any]:
         **root,
         "$defs": defs,
     }
-
-
-def iter_blocks(spec: ArchSpec) -> Iterator[tuple[int, int, Stage, Block]]:
-    """Yield ``(stage_index, block_index, stage, block)`` over all blocks."""
-    for i, stage in enumerate(spec.stages):
-        for j, block in enumerate(stage.blocks):
-            yield i, j, stage, block
 
 
 def round_to_multiple(value: float, multiple: int, *, minimum: int = 1) -> int:

@@ -538,9 +538,9 @@ def parse_study_config(
             limits[metric.name] = limit
 
     # [device]
-    dev = get(device, "device", "name", "auto",
-              lambda v: v if isinstance(v, str) and re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) else None,
-              "auto, cpu, cuda, cuda:N or mps")
+    from mgsearch.devices import DEVICE_RULE, check_device_name  # the name's syntax; resolved at run time
+
+    dev = get(device, "device", "name", "auto", check_device_name, DEVICE_RULE)
     threads = get(device, "device", "threads", None, pos_int(1, 1024), "an integer in 1..1024")
 
     # [baselines]
@@ -593,16 +593,14 @@ def _default_name(file: Path) -> str:
 
 
 def _check_recipe(file: Path, recipe: Mapping[str, Any]) -> None:
-    """Check ``[recipe]`` keys and values by building :class:`mgsearch.train.Recipe` (when importable)."""
+    """Check ``[recipe]`` keys and values by building :class:`mgsearch.training.recipe.Recipe` (torch-free)."""
     if not recipe:
         return
-    try:
-        from mgsearch.train import Recipe  # torch-free dataclass expected; imported lazily
-    except ImportError:
-        return
-    known = {f.name for f in dataclasses.fields(Recipe)} if dataclasses.is_dataclass(Recipe) else None
+    from mgsearch.training.recipe import Recipe
+
+    known = {f.name for f in dataclasses.fields(Recipe)}
     for key in recipe:
-        if known is not None and key not in known:
+        if key not in known:
             raise ConfigError(f"{file}: recipe.{clip(key)} is not a known key; allowed: {', '.join(sorted(known))}")
     try:
         Recipe(**recipe)

@@ -90,6 +90,7 @@ def test_the_stored_config_has_no_password(write):
         ('[data]\ndataset = "x"\ntrain_fraction = 1.5\n', r"data.train_fraction=1.5 is not allowed: a number in \(0, 1\]"),
         ("[data]\nroot = 'x'\n", r"data.dataset is missing"),
         (BASE + '[device]\nname = "tpu"\n', r"device.name='tpu' is not allowed: auto, cpu, cuda"),
+        (BASE + '[device]\nname = "mps"\n', r"device.name='mps' is not allowed: auto, cpu, cuda or cuda:N"),
         (BASE + "[lwdna]\nwiden = 2.0\n", r"\[lwdna\] is given but study.strategy='direct'"),
         (BASE + "[recipe]\nlr = -1.0\n", r"recipe"),
         (BASE + "[recipe]\nlearning_rate = 0.1\n", r"recipe.learning_rate is not a known key"),
@@ -120,3 +121,35 @@ def test_config_differences_ignore_run_settings(write):
     assert config_differences(a, b) == []
     c = load_study_config(write(BASE), {"epochs": 9, "max_params": "10k"}).to_dict()
     assert config_differences(a, c) == ["budget.max_params", "fidelity.epochs"]
+
+
+def test_device_names_follow_the_one_rule():
+    """The study file's check and the run-time resolution agree: what one accepts the other resolves
+    (or refuses only for a missing CUDA device), what one refuses the other refuses."""
+    import torch
+
+    from mgsearch.devices import check_device_name, resolve_device
+
+    for name in ("auto", "cpu", "CPU ", "cuda", "cuda:0"):
+        assert check_device_name(name) is not None
+        if "cuda" not in name.lower() or torch.cuda.is_available():
+            assert resolve_device(name).type in ("cpu", "cuda")
+    for name in ("mps", "tpu", "cuda:x", "", 3, None):
+        assert check_device_name(name) is None
+        if isinstance(name, str):
+            with pytest.raises(ConfigError, match="auto, cpu, cuda or cuda:N"):
+                resolve_device(name)
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_reading_a_study_file_with_a_recipe_imports_neither_torch_nor_optuna(write):
+    import subprocess
+    import sys
+
+    path = write(BASE + "[recipe]\nlr = 0.05\nschedule = \"onecycle\"\n")
+    code = ("import sys; from mgsearch.study import load_study_config; "
+            f"c = load_study_config({str(path)!r}); assert c.recipe == {{'lr': 0.05, 'schedule': 'onecycle'}}; "
+            "print(','.join(m for m in ('torch', 'optuna', 'plotly') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == ""

@@ -76,18 +76,10 @@ class SearchResult:
 
 
 def resolve_device(name: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``mps`` when available, else ``cpu``."""
-    import torch
+    """The device name a search trains on (:func:`mgsearch.devices.resolve_device`, the one rule)."""
+    from mgsearch.devices import resolve_device as resolve
 
-    if name == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device.name={name!r} is not allowed: no CUDA device is available here (use cpu or auto)")
-    return name
+    return str(resolve(name))
 
 
 def quiet_optuna(verbose: bool) -> None:

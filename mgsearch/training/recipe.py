@@ -1,7 +1,8 @@
 """The training recipe (optimiser, schedule, regularisation, augmentation) and the fidelity.
 
 Both are frozen dataclasses with ``to_dict()``; invalid values raise :class:`ConfigError` naming the
-field (``recipe.lr=-1 must be > 0``).
+field (``recipe.lr=-1 must be > 0``). This module imports no torch (the optimiser is built with a
+lazy import), so reading a study file's ``[recipe]`` validates it here without torch.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from mgsearch.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import nn
 
 __all__ = ["Fidelity", "Recipe", "lr_at", "make_optimizer", "param_groups", "SCHEDULES", "OPTIMIZERS"]
 
@@ -136,7 +138,7 @@ def lr_at(step: int, total_steps: int, warmup_steps: int, recipe: Recipe) -> flo
     return floor + (1.0 - floor) * (1.0 - t)  # onecycle: linear decay after the warm-up
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+def param_groups(model: "nn.Module", weight_decay: float) -> list[dict[str, Any]]:
     decay, no_decay = [], []
     for p in model.parameters():  # shared tensors appear once
         if not p.requires_grad:
@@ -145,7 +147,9 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def make_optimizer(model: nn.Module, recipe: Recipe, peak_lr: float) -> torch.optim.Optimizer:
+def make_optimizer(model: "nn.Module", recipe: Recipe, peak_lr: float) -> "torch.optim.Optimizer":
+    import torch
+
     groups = param_groups(model, recipe.weight_decay)
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=peak_lr, momentum=recipe.momentum,

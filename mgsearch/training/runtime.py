@@ -10,28 +10,10 @@ import torch
 from torch import nn
 
 from mgsearch.data import Dataset, Normalizer
+from mgsearch.devices import resolve_device  # the one device rule (re-exported for mgsearch.train)
 from mgsearch.errors import ConfigError
 
 __all__ = ["resolve_device", "default_threads", "autocast", "deterministic_kernels", "evaluate", "accuracy"]
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available) as a torch device."""
-    text = str(device).strip().lower()
-    if text == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(text)
-    except RuntimeError:
-        raise ConfigError(f"device={device!r} is unknown; use cpu, cuda, cuda:N or auto") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device={device!r} asked for CUDA but no CUDA device is available; use --device cpu")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ConfigError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
-    elif dev.type != "cpu":
-        raise ConfigError(f"device={device!r} is not supported; use cpu, cuda, cuda:N or auto")
-    return dev
 
 
 def default_threads() -> int:
