@@ -25,7 +25,7 @@ def add_study_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int, help="epochs per trial")
     g.add_argument("--batch-size", type=int, help="training batch size")
     add_budget_flags(g)  # --max-params, --max-macs, --max-latency-ms, ...: one per registered budget metric
-    g.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    g.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     g.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--verbose", action="store_true", help="show Optuna's per-trial log lines")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
