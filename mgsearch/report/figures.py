@@ -9,7 +9,7 @@ WebGL (``Scattergl``) above :data:`WEBGL_THRESHOLD` trials and nothing is annota
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -36,6 +36,7 @@ __all__ = [
     "knobs_figure",
     "lineage_figure",
     "report_figures",
+    "FIGURES",
 ]
 
 #: studies with more trials than this draw their point clouds with WebGL
@@ -260,15 +261,29 @@ def lineage_figure(data: StudyData) -> go.Figure | None:
     return fig
 
 
+def _pareto_figures(data: StudyData) -> list[tuple[str, go.Figure | None]]:
+    """One front per cost axis of the study (:func:`~mgsearch.report.analysis.report_axes`)."""
+    return [(f"pareto-{axis}", pareto_figure(data, axis)) for axis in report_axes(data)]
+
+
+def _one(anchor: str, draw: Callable[[StudyData], go.Figure | None]) -> FigureBuilder:
+    return lambda data: [(anchor, draw(data))]
+
+
+#: THE list of the report's figures, in page order: each builder maps a study to ``(anchor, figure
+#: or None)`` pairs (None: nothing to draw for this study). Adding a figure is one drawing function
+#: and one entry here; the page, its links and the browser tests follow.
+FigureBuilder = Callable[[StudyData], "list[tuple[str, go.Figure | None]]"]
+FIGURES: list[FigureBuilder] = [
+    _pareto_figures,
+    _one("hypervolume", hypervolume_figure),
+    _one("widths", width_heatmap),
+    _one("structure", structure_figure),
+    _one("knobs", knobs_figure),
+    _one("lineage", lineage_figure),
+]
+
+
 def report_figures(data: StudyData) -> list[tuple[str, go.Figure]]:
-    """The report's figures in page order as ``(anchor, figure)``; absent ones are left out."""
-    out: list[tuple[str, go.Figure | None]] = [(f"pareto-{axis}", pareto_figure(data, axis))
-                                               for axis in report_axes(data)]
-    out += [
-        ("hypervolume", hypervolume_figure(data)),
-        ("widths", width_heatmap(data)),
-        ("structure", structure_figure(data)),
-        ("knobs", knobs_figure(data)),
-        ("lineage", lineage_figure(data)),
-    ]
-    return [(k, f) for k, f in out if f is not None]
+    """The report's figures in page order (:data:`FIGURES`) as ``(anchor, figure)``; absent ones are left out."""
+    return [(anchor, fig) for build in FIGURES for anchor, fig in build(data) if fig is not None]
