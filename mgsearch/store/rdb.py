@@ -327,10 +327,23 @@ def stale_trial_callback(max_retry: int) -> Callable[["optuna.Study", Any], None
     retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
 
     def callback(study: "optuna.Study", trial: Any) -> None:
-        retry(study, trial)
+        retry(study, without_constraints(trial))
         set_finished_trial_attrs(study._storage, trial._trial_id, {"status": "failed", "error": STALE_ERROR})
 
     return callback
+
+
+def without_constraints(trial: Any) -> Any:
+    """A copy of the frozen ``trial`` without Optuna's constraint system attrs (``constraints:<name>``,
+    and the older ``constraints`` list). Optuna's retry callback copies every system attr into the
+    queued retry, and ``trial.set_constraint`` keeps the first value of a key (warning "already set"),
+    so a retry would carry the failed run's constraints instead of recording its own."""
+    import copy
+
+    clean = copy.copy(trial)
+    clean.system_attrs = {k: v for k, v in trial.system_attrs.items()
+                          if k != "constraints" and not k.startswith("constraints:")}
+    return clean
 
 
 def explain_failed_trials(study: "optuna.Study") -> int:
