@@ -53,6 +53,7 @@ __all__ = ["Fidelity", "Recipe", "TrainResult", "train", "check_training_memory"
 #: the most CPU threads a training run may ask for
 MAX_THREADS = 1024
 EpochCallback = Callable[[int, float], None]
+BatchCallback = Callable[[int, int, int], None]
 LossHook = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], "torch.Tensor | None"]
 
 
@@ -169,6 +170,7 @@ class _Augment:
 def _progress_bar(enabled: bool, total: int, desc: str) -> "tqdm | None":
     if not enabled:
         return None
+    # only ever on a terminal: no carriage returns or escape sequences in logs and pipes
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="batch", file=sys.stderr, leave=True, dynamic_ncols=True,
@@ -184,6 +186,7 @@ def train(
     seed: int = 0,
     device: str | torch.device = "cpu",
     on_epoch: EpochCallback | None = None,
+    on_batch: BatchCallback | None = None,
     evaluate_test: bool = False,
     loss_hook: LossHook | None = None,
     progress: bool | None = None,
@@ -202,9 +205,13 @@ def train(
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
         on_epoch: ``on_epoch(epoch, val_acc)`` after each epoch (``epoch`` counts from 1); whatever it
             raises (e.g. ``optuna.TrialPruned``) propagates untouched.
+        on_batch: ``on_batch(epoch, batch, batches)`` after each optimiser step (``batch`` counts from 1),
+            e.g. for a batch-level progress display; it must be cheap (no GPU sync is done for it).
         evaluate_test: also measure accuracy on the test split at the end (never during training).
         loss_hook: ``loss_hook(model, inputs, logits, targets)`` returns an extra loss term or None.
-        progress: a per-epoch progress bar on stderr; ``None``: only when stderr is a terminal.
+        progress: progress on stderr: a bar per epoch on a terminal, else one plain line per epoch
+            (no carriage returns or escape sequences); ``None``: the bar on a terminal, nothing otherwise;
+            ``False``: nothing. Validation accuracy is left out when the validation split is empty.
         threads: CPU threads for torch during this call (default ``$MGSEARCH_THREADS`` or the CPUs
             this process may use); the previous setting is restored afterwards.
         channels_last: run the model and its inputs in channels_last memory layout.
@@ -231,12 +238,13 @@ def train(
     if dev.type == "cpu":
         torch.set_num_threads(threads or default_threads())
     fork_devices = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
-    show = sys.stderr.isatty() if progress is None else bool(progress)
+    tty = sys.stderr.isatty()
+    show = ("bar" if tty else "lines") if progress or (progress is None and tty) else None
     try:
         with torch.random.fork_rng(devices=fork_devices), deterministic_kernels(dev):
             torch.manual_seed(seed)
             return _train(spec_or_model, dataset, fidelity, recipe, seed, dev, on_epoch, evaluate_test,
-                          loss_hook, show, channels_last)
+                          loss_hook, show, channels_last, on_batch)
     except torch.OutOfMemoryError:
         if dev.type == "cuda":
             torch.cuda.empty_cache()
@@ -250,7 +258,7 @@ def train(
 
 def _train(spec_or_model, dataset: Dataset, fidelity: Fidelity, recipe: Recipe, seed: int, dev: torch.device,
            on_epoch: EpochCallback | None, evaluate_test: bool, loss_hook: LossHook | None,
-           show: bool, channels_last: bool) -> TrainResult:
+           show: str | None, channels_last: bool, on_batch: BatchCallback | None = None) -> TrainResult:
     model, spec = _prepare_model(spec_or_model, dataset)
     cuda = dev.type == "cuda"
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -300,7 +308,7 @@ def _train(spec_or_model, dataset: Dataset, fidelity: Fidelity, recipe: Recipe, 
         loss_sum = torch.zeros((), device=dev)
         correct = torch.zeros((), dtype=torch.long, device=dev)
         seen = 0
-        bar = _progress_bar(show, steps, f"epoch {epoch}/{fidelity.epochs}")
+        bar = _progress_bar(show == "bar", steps, f"epoch {epoch}/{fidelity.epochs}")
         t0 = time.perf_counter()
         try:
             for i in range(steps):
@@ -331,6 +339,8 @@ def _train(spec_or_model, dataset: Dataset, fidelity: Fidelity, recipe: Recipe, 
                             f"training loss became {mean_loss:.3g} in epoch {epoch} (step {i + 1} of {steps}) with "
                             f"peak lr {peak:g}; lower the learning rate", epoch=epoch,
                         )
+                if on_batch is not None:
+                    on_batch(epoch, i + 1, steps)
                 if bar is not None:
                     bar.update(1)
                     if (i + 1) % 10 == 0 or i + 1 == steps:
@@ -354,9 +364,15 @@ def _train(spec_or_model, dataset: Dataset, fidelity: Fidelity, recipe: Recipe, 
                 "images_per_second": seen / max(epoch_train, 1e-9),
             }
             history.append(record)
+            val_text = {"val": f"{val_acc:.4f}"} if math.isfinite(val_acc) else {}  # no val split: retraining
             if bar is not None:
                 bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['train_acc']:.3f}",
-                                img_s=f"{record['images_per_second']:.0f}", val=f"{val_acc:.4f}")
+                                img_s=f"{record['images_per_second']:.0f}", **val_text)
+            elif show == "lines":
+                val_part = f", val acc {val_acc:.4f}" if val_text else ""
+                print(f"epoch {epoch}/{fidelity.epochs}: loss {record['loss']:.3f}, train acc {record['train_acc']:.3f}"
+                      f"{val_part}, {record['images_per_second']:,.0f} img/s, {record['seconds']:.1f} s",
+                      file=sys.stderr, flush=True)
         finally:
             if bar is not None:
                 bar.close()

@@ -40,7 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", metavar="D", help="cpu, cuda, cuda:N or auto (default cpu)")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads (default: the CPUs available)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the result")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress output (default: a bar per epoch on a terminal, else a line per epoch)")
+    # deprecated alias of --no-progress, hidden from --help (no note printed: stderr keeps one line per error)
+    p.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--no-test", action="store_true", help="do not evaluate the test split")
     p.set_defaults(func=run)
 
@@ -75,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
                       download=args.download)
     spec = resolve_spec(spec, in_channels=ds.in_channels, num_classes=ds.num_classes, input_size=ds.input_size)
     result = train(spec, ds, fidelity=fidelity, recipe=recipe, seed=args.seed, device=args.device,
-                   evaluate_test=not args.no_test, progress=False if args.quiet else None, threads=args.threads)
+                   evaluate_test=not args.no_test, progress=not (args.no_progress or args.quiet), threads=args.threads)
     if args.json:
         print_json({**result.to_dict(), "dataset": ds.describe(), "spec": spec.to_dict(), "spec_hash": spec.hash})
         return 0
