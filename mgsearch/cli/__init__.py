@@ -31,12 +31,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"mgsearch.cli.{name}_cmd").register(sub)
+    for command in sub.choices.values():  # `mgsearch search x.toml --debug` as well as `mgsearch --debug search ...`
+        # SUPPRESS: when not given after the subcommand, the value given (or not) before it stands
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show tracebacks instead of one-line errors")
     return parser
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """The command as a user would type it again: ``mgsearch search studies/x.toml --n-trials 40``."""
+    import shlex
+
+    return shlex.join(["mgsearch", *argv])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -48,10 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"mgsearch: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if args.debug:
             raise
-        print("mgsearch: interrupted", file=sys.stderr)
+        if getattr(exc, "resumable", False):  # a search: say what was kept and how to go on
+            print(f"mgsearch: {exc}; re-run `{command_line(argv)}` to resume", file=sys.stderr)
+        else:
+            print("mgsearch: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

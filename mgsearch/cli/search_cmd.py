@@ -28,7 +28,9 @@ def add_study_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     g.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--verbose", action="store_true", help="show Optuna's per-trial log lines")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress output (default: a line per epoch and per finished trial on stderr, "
+                   "plus a bar on a terminal)")
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
@@ -58,8 +60,7 @@ def print_result(result: Any, as_json: bool) -> None:
     if as_json:
         print_json(result.to_dict())
         return
-    counts = ", ".join(f"{k} {v}" for k, v in result.counts.items()) or "no trials"
-    print(f"study {result.study_name} ({result.storage}): {result.n_trials} finished trials: {counts}")
+    print(f"study {result.study_name} ({result.storage}): {summary_counts(result)}")
     if not result.pareto:
         print("no feasible trained trial yet")
         return
@@ -70,6 +71,19 @@ def print_result(result: Any, as_json: bool) -> None:
     print(f"Pareto-optimal feasible trials ({' vs '.join(m.header for m in shown)}):")
     rows = [[r["trial"], *(_cell(r[m.name], m.integer) for m in shown), r["spec_hash"]] for r in result.pareto]
     print(format_table(["trial", *(m.header for m in shown), "spec"], rows))
+
+
+def summary_counts(result: Any) -> str:
+    """``8 finished trials: infeasible 6, trained 2; not counted: failed 1`` — the counts after the colon
+    add up to the finished trials; failed (retried), running and waiting trials are listed apart."""
+    finished = getattr(result, "finished", result.counts)
+    text = f"{result.n_trials} finished trials"
+    if finished:
+        text += ": " + ", ".join(f"{k} {v}" for k, v in finished.items())
+    other = getattr(result, "not_finished", {})
+    if other:
+        text += "; not counted: " + ", ".join(f"{k} {v}" for k, v in other.items())
+    return text
 
 
 def _cell(v: Any, integer: bool) -> Any:
