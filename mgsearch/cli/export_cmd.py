@@ -28,9 +28,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", metavar="D", help="with --retrain: cpu, cuda, cuda:N or auto")
     p.add_argument("--force", action="store_true",
                    help="replace an earlier export folder (never one holding other files or the study's files)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="with --retrain: no progress output (default: a bar on a terminal, else a line per epoch)")
+    p.add_argument("--json", action="store_true",
+                   help="print what was written as JSON on stdout (folder, files, the chosen trial, its numbers)")
     p.add_argument("--storage", metavar="URL", help="storage URL overriding the study file's")
     p.add_argument("--study-name", metavar="NAME", help="study name overriding the study file's")
     p.set_defaults(func=run)
+
+
+def export_summary(result) -> dict:
+    """What ``export --json`` prints: the folder and its files, the chosen trial and its numbers."""
+    from pathlib import Path
+
+    info = result.info
+    folder = Path(result.path)
+    return {
+        "path": str(folder),
+        "files": {name: str(folder / name) for name in result.files},
+        "study": info.get("study"),
+        "trial": info.get("trial"),
+        "status": info.get("status"),
+        "family": result.spec.family,
+        "spec_hash": result.spec.hash,
+        "params": info.get("params"),
+        "macs": info.get("macs"),
+        "val_acc": info.get("val_acc"),
+        "test_acc": info.get("test_acc"),
+        "retrained": bool(info.get("retrain")),
+        "weights": "weights.safetensors" in result.files,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,8 +88,14 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         storage=args.storage,
         study_name=args.study_name,
+        progress=not args.no_progress,
     )
     info = result.info
+    if args.json:
+        from mgsearch.cli.common import print_json
+
+        print_json(export_summary(result))
+        return 0
     acc = f", val acc {info['val_acc']:.4f}" if info.get("val_acc") is not None else ""
     test = f", test acc {info['test_acc']:.4f}" if info.get("test_acc") is not None else ""
     print(

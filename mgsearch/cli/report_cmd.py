@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="replace an existing file that is not an earlier report (never a database or the study's files)")
     p.add_argument("--storage", metavar="URL", default=None, help="storage URL overriding the study file's")
     p.add_argument("--study-name", metavar="NAME", default=None, help="study name overriding the study file's")
+    p.add_argument("--json", action="store_true",
+                   help="print what was written as JSON on stdout (file, trial counts, best feasible trial, front)")
     p.set_defaults(func=run)
 
 
@@ -30,6 +32,30 @@ def default_out(study: str) -> str:
         return "report.html"
     path = Path(study)
     return str(path.with_name(path.stem + ".report.html"))
+
+
+def report_summary(data, out) -> dict:
+    """What ``report --json`` prints: the file written, trial counts, the best feasible trial and the
+    Pareto front (accuracy vs params) as trial numbers."""
+    from mgsearch.errors import MgsearchError
+    from mgsearch.report.analysis import best as best_trial
+    from mgsearch.report.analysis import pareto_front, state_counts
+
+    try:
+        best = best_trial(data)  # the most accurate trained feasible trial, as `export --best` picks it
+    except MgsearchError:
+        best = None
+    return {
+        "path": str(out),
+        "study": data.name,
+        "trials": len(data.records),
+        "trained": sum(1 for r in data.records if r.trained),
+        "counts": {k: v for k, v in state_counts(data.records).items() if v},
+        "baselines": len(data.baselines),
+        "best": None if best is None else {"trial": best.number, "val_acc": best.val_acc, "params": best.params,
+                                            "macs": best.macs, "spec_hash": best.spec_hash},
+        "pareto_params": [r.number for r in pareto_front(data.records, cost="params")],
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
     check_out_file(target, force=args.force, is_own=is_report, protected=protect, what="mgsearch report")  # before any work
     data = load_study(args.study, args.study_name, storage=args.storage)
     out = write_report(data, target, force=args.force, protect=protect)
+    if args.json:
+        from mgsearch.cli.common import print_json
+
+        print_json(report_summary(data, out))
+        return 0
     n_trained = sum(r.trained for r in data.records)
     print(f"wrote {out} ({len(data.records)} trials, {n_trained} trained, {len(data.baselines)} baselines)",
           file=sys.stderr)
