@@ -12,6 +12,7 @@ recipe and seed, through the objective's public training path
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -109,9 +110,8 @@ def run_baselines(
     objective = Objective(config=base_config, space=space, dataset=dataset, device=device, train_fn=train_fn)
     rows = []
     bar = None
-    if progress:
-        import sys
-
+    lines = progress and not sys.stderr.isatty()  # off a terminal: a plain line per baseline, no escapes
+    if progress and not lines:
         from tqdm import tqdm
 
         bar = tqdm(total=len(candidates), desc=f"{config.name} baselines", unit="net", file=sys.stderr)
@@ -143,6 +143,9 @@ def run_baselines(
                          "params": c.params, "macs": c.macs})
             if bar is not None:
                 bar.update(1)
+            elif lines:
+                print(f"baseline {name} (trial {number}) {row_status}: val_acc {row_acc:.4f}, {c.params:,} params, "
+                      f"{c.macs:,} MACs | {len(rows)}/{len(candidates)}", file=sys.stderr, flush=True)
     finally:
         if bar is not None:
             bar.close()

@@ -220,3 +220,15 @@ def test_search_json_counts(study_file: Path, monkeypatch, capsys) -> None:
     assert main(["search", str(study_file), "--json", "--no-progress"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert sum(result["finished_counts"].values()) == result["n_trials"] == 6
+
+
+def test_baseline_progress_off_a_terminal_is_plain_lines(study_file: Path, monkeypatch, capsys) -> None:
+    from tests.search.conftest import fake_result
+
+    module = importlib.import_module("mgsearch.train")
+    monkeypatch.setattr(module, "train", lambda spec, ds, *, fidelity, **kw: fake_result(0.5, fidelity.epochs))
+    assert main(["baseline", str(study_file), "--sizes", "0.5,1"]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "\x1b" not in err
+    shown = [line.split(" (")[0] for line in err.splitlines() if line.startswith("baseline ")]
+    assert shown == ["baseline uniform-0.5x", "baseline uniform-1x"], err
