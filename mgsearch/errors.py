@@ -7,7 +7,9 @@ exception is a bug and shows a traceback.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence, TypeVar
+
+E = TypeVar("E", bound=BaseException)
 
 #: the longest value echoed in an error message (:func:`clip`)
 MAX_VALUE_CHARS = 200
@@ -32,6 +34,37 @@ def clip_repr(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
         return clip(repr(value), limit)
     except RecursionError:  # a value nested deeper than the recursion limit
         return f"<{type(value).__name__} nested too deeply to show>"
+
+
+# --------------------------------------------------------------------------- the one way to word a file error
+#: marks "no value to show" in :func:`field_error`
+NO_VALUE: Any = object()
+
+
+def key_path(path: str, key: Any, limit: int = MAX_VALUE_CHARS) -> str:
+    """``path.key`` (``key`` alone at the top level), the key clipped: where a key of a file sits."""
+    return f"{path}.{clip(key, limit)}" if path else clip(key, limit)
+
+
+def field_error(kind: "type[E]", path: str, rule: str, *, value: Any = NO_VALUE, shown: str | None = None,
+                source: Any = None) -> E:
+    """The error of one field of a study, space or spec file, in the one shape all three validators use:
+    ``<source>: <path>=<value> <rule>`` (``kind``: ConfigError, SpecError). ``source`` (the file, or
+    where a command-line override came from) and the value are optional; the value is shown clipped
+    (:func:`clip_repr`) unless the caller gives its own rendering as ``shown``."""
+    text = path
+    if shown is not None:
+        text = f"{path}={shown}"
+    elif value is not NO_VALUE:
+        text = f"{path}={clip_repr(value)}"
+    return kind(f"{source}: {text} {rule}" if source is not None else f"{text} {rule}")
+
+
+def unknown_key_error(kind: "type[E]", path: str, key: Any, allowed: Sequence[str], *, value: Any = NO_VALUE,
+                      shown: str | None = None, source: Any = None, limit: int = MAX_VALUE_CHARS) -> E:
+    """``<source>: <path>.<key> is not a known key; allowed: a, b`` (see :func:`field_error`)."""
+    return field_error(kind, key_path(path, key, limit), f"is not a known key; allowed: {', '.join(allowed)}",
+                       value=value, shown=shown, source=source)
 
 
 class MgsearchError(Exception):

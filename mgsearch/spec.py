@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from mgsearch.errors import SpecError, clip, clip_repr
+from mgsearch.errors import SpecError, clip, clip_repr, field_error, key_path, unknown_key_error
 from mgsearch.inputs import check_nesting
 
 __all__ = [
@@ -72,11 +72,11 @@ def _families_where(flag: str) -> str:
 
 def _check_int(path: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"{path}={clip_repr(value)} must be an integer, not {type(value).__name__}")
+        raise field_error(SpecError, path, f"must be an integer, not {type(value).__name__}", value=value)
     if value < minimum:
-        raise SpecError(f"{path}={value} must be >= {minimum}")
+        raise field_error(SpecError, path, f"must be >= {minimum}", value=value)
     if maximum is not None and value > maximum:
-        raise SpecError(f"{path}={value} must be <= {maximum}")
+        raise field_error(SpecError, path, f"must be <= {maximum}", value=value)
 
 
 @dataclass(frozen=True)
@@ -380,12 +380,10 @@ def _check_keys(path: str, data: Mapping[str, Any], cls: type, extra: Sequence[s
     known = set(_fields(cls)) | set(extra)
     for key in data:
         if key not in known:
-            where = f"{path}.{clip(key)}" if path else clip(key)
-            raise SpecError(f"{where} is not a known key; allowed: {', '.join(sorted(known))}")
+            raise unknown_key_error(SpecError, path, key, sorted(known))
     for name, f in _fields(cls).items():
         if name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            where = f"{path}.{name}" if path else name
-            raise SpecError(f"{where} is missing")
+            raise field_error(SpecError, key_path(path, name), "is missing")
 
 
 def _prefixed(path: str, exc: SpecError) -> SpecError:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from mgsearch.errors import ConfigError, clip, clip_repr
+from mgsearch.errors import ConfigError, clip, clip_repr, field_error, unknown_key_error
 from mgsearch.inputs import input_file_problem, parse_toml, read_input_file
 
 __all__ = [
@@ -282,7 +282,7 @@ class _Reader:
     def fail(self, table: str, key: str, value: Any, allowed: str) -> ConfigError:
         origin = self.origins.get((table, key))
         where = f"command line {origin}" if origin else str(self.file)
-        return ConfigError(f"{where}: {table}.{key}={clip_repr(value)} is not allowed: {allowed}")
+        return field_error(ConfigError, f"{table}.{key}", f"is not allowed: {allowed}", value=value, source=where)
 
 
 _TABLES: dict[str, tuple[str, ...]] = {
@@ -389,7 +389,7 @@ def parse_study_config(
         if allowed:
             for key in content:
                 if key not in allowed:
-                    raise ConfigError(f"{file}: {table}.{clip(key)} is not a known key; allowed: {', '.join(allowed)}")
+                    raise unknown_key_error(ConfigError, table, key, allowed, source=file)
         data[table] = dict(content)
     origins: dict[tuple[str, str], str] = {}
     known_overrides = override_keys()
@@ -601,7 +601,7 @@ def _check_recipe(file: Path, recipe: Mapping[str, Any]) -> None:
     known = {f.name for f in dataclasses.fields(Recipe)}
     for key in recipe:
         if key not in known:
-            raise ConfigError(f"{file}: recipe.{clip(key)} is not a known key; allowed: {', '.join(sorted(known))}")
+            raise unknown_key_error(ConfigError, "recipe", key, sorted(known), source=file)
     try:
         Recipe(**recipe)
     except ConfigError as exc:

@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, NoReturn, Sequence
 
-from mgsearch.errors import ConfigError, clip, clip_repr
+from mgsearch.errors import ConfigError, clip_repr, field_error, unknown_key_error
 from mgsearch.families.registry import family_names, get_family
 from mgsearch.spec import MAX_WIDTH
 
@@ -173,18 +173,18 @@ class _Reader:
         self.source = source
 
     def fail(self, path: str, value: Any, problem: str) -> NoReturn:
-        raise ConfigError(f"{self.source}: {path}={show(value)} {problem}")
+        raise field_error(ConfigError, path, problem, shown=show(value), source=self.source)
 
     def missing(self, path: str, expected: str) -> NoReturn:
-        raise ConfigError(f"{self.source}: {path} is missing; expected {expected}")
+        raise field_error(ConfigError, path, f"is missing; expected {expected}", source=self.source)
 
     def table(self, path: str, value: Any, allowed: Sequence[str]) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
             self.fail(path, value, f"must be a table with keys {', '.join(allowed)}")
         for key in value:
             if key not in allowed:
-                where = f"{path}.{clip(key, 60)}" if path else clip(key, 60)
-                self.fail(where, value[key], f"is not a known key; allowed: {', '.join(allowed)}")
+                raise unknown_key_error(ConfigError, path, key, allowed, shown=show(value[key]), source=self.source,
+                                        limit=60)
         return value
 
     def integer(self, path: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> int:
