@@ -16,7 +16,7 @@ from mgsearch.metrics import ANALYTIC, MAXIMIZE, MINIMIZE, get_metric, metrics, 
 from mgsearch.metrics.numbers import exact_count
 from mgsearch.store.records import STATUSES, StudyData, TrialRecord, cost_axis
 
-__all__ = ["feasible", "pareto_front", "non_dominated", "state_counts", "best_accuracy", "best"]
+__all__ = ["feasible", "pareto_front", "front_axis", "non_dominated", "state_counts", "best_accuracy", "best"]
 
 
 def feasible(records: Iterable[TrialRecord], cost: str | None = None) -> list[TrialRecord]:
@@ -58,6 +58,17 @@ def pareto_front(records: Iterable[TrialRecord], cost: str = "params") -> list[T
             front.append(rec)
             best_acc = rec.val_acc
     return front
+
+
+def front_axis(objectives: Sequence[str] = ()) -> str:
+    """The cost axis of *the* Pareto front of a study, the one the end-of-search summary lists and the
+    report highlights (its table, ``report --json``): the study's first minimised objective after
+    accuracy, else ``params``. Both take :func:`pareto_front` over it, so they name the same trials."""
+    for name in objectives:
+        m = get_metric(name)
+        if m.direction == MINIMIZE:
+            return m.name
+    return "params"
 
 
 def non_dominated(records: Sequence[TrialRecord], names: Sequence[str]) -> list[TrialRecord]:

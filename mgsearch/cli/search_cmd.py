@@ -68,7 +68,7 @@ def print_result(result: Any, as_json: bool) -> None:
 
     names = [k for k in result.pareto[0] if k not in ("trial", "spec_hash")]
     shown = [get_metric(n) for n in names]
-    print(f"Pareto-optimal feasible trials ({' vs '.join(m.header for m in shown)}):")
+    print(f"Pareto-optimal feasible trials ({len(result.pareto)}: the front `mgsearch report` draws and highlights):")
     rows = [[r["trial"], *(_cell(r[m.name], m.integer) for m in shown), r["spec_hash"]] for r in result.pareto]
     print(format_table(["trial", *(m.header for m in shown), "spec"], rows))
 

@@ -164,9 +164,12 @@ def width_profiles(records: Sequence[TrialRecord], baselines: Sequence[TrialReco
     """Width, group-size and share profiles of ``records`` (e.g. a Pareto set), with ``baselines``
     appended as extra rows (labelled by name) so found and uniform networks read side by side.
 
-    Records without a readable spec are skipped. Columns keep the order in which slot names first
-    appear, so networks of equal structure line up slot by slot.
+    Records without a readable spec are skipped. Columns are the slot names of all rows in network
+    order (:func:`mgsearch.report.series.slot_order_key`: the stem, then stage by stage its width and
+    its blocks' inner widths), so networks of equal structure line up slot by slot.
     """
+    from mgsearch.report.series import slot_order_key
+
     rows = [r for r in list(records) + list(baselines) if r.spec is not None]
     columns: list[str] = []
     index: dict[str, int] = {}
@@ -178,6 +181,8 @@ def width_profiles(records: Sequence[TrialRecord], baselines: Sequence[TrialReco
                 index[s.name] = len(columns)
                 columns.append(s.name)
         slot_rows.append({s.name: s.value for s in slots})
+    columns.sort(key=slot_order_key)
+    index = {name: j for j, name in enumerate(columns)}
     widths = np.full((len(rows), len(columns)), np.nan)
     for i, values in enumerate(slot_rows):
         for name, v in values.items():

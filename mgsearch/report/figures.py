@@ -15,6 +15,15 @@ import numpy as np
 import plotly.graph_objects as go
 
 from mgsearch.metrics import ANALYTIC, get_metric
+from mgsearch.report.series import (
+    baseline_points,
+    best_so_far,
+    feasible_view,
+    hypervolume_reference,
+    knob_labels,
+    layer_profiles,
+    learning_curves,
+)
 from mgsearch.report.analysis import (
     StudyData,
     TrialRecord,
@@ -35,6 +44,9 @@ __all__ = [
     "structure_figure",
     "knobs_figure",
     "lineage_figure",
+    "learning_curves_figure",
+    "best_so_far_figure",
+    "layer_profile_figure",
     "report_figures",
     "FIGURES",
 ]
@@ -122,17 +134,30 @@ def pareto_figure(data: StudyData, cost: str = "params") -> go.Figure:
         add(f"{status} (not trained)", group, [floor] * len(group), COLORS[status], symbol, size=12)
     add("Pareto front", front, [r.val_acc for r in front], COLORS["front"], "diamond", size=10, gl=False,
         mode="lines+markers", line=dict(shape="hv", color=COLORS["front"], width=2))
-    base = [r for r in data.baselines if r.val_acc is not None and r.status in ("trained", "duplicate")]
-    add("baselines (uniform)", base, [r.val_acc for r in base], COLORS["baseline"], "star", size=14, gl=False,
-        text=[r.baseline_name for r in base], textposition="top center")
+    for b in baseline_points(data, axis):  # one labelled trace per baseline: its name by the star and in the legend
+        fig.add_trace(go.Scatter(
+            name=f"{b.name} (baseline)", x=[b.cost], y=[b.val_acc], mode="markers+text", text=[b.name],
+            textposition="middle left", textfont=dict(color=COLORS["baseline"], size=12),
+            marker=dict(color=COLORS["baseline"], symbol="star", size=15, line=_outline("star", COLORS["baseline"])),
+            hovertemplate=f"<b>{b.name}</b> (uniform baseline)<br>val acc %{{y:.4f}}<br>{metric.label} %{{x:,}}"
+                          "<extra></extra>"))
     limit = data.limits.get(axis)
     if limit:
         fig.add_vline(x=limit, line=dict(dash="dash", color="#555"))
         # annotations on a log axis take log10 coordinates (shapes take data coordinates)
         fig.add_annotation(x=math.log10(limit), y=1, yref="paper", text=f"budget {limit:,}", showarrow=False,
                            xanchor="right", yanchor="bottom", font=dict(color="#555"))
-    fig.update_layout(title=f"Validation accuracy vs {metric.label}", legend=dict(itemsizing="constant"),
-                      **_LAYOUT)
+    view = feasible_view(data, axis)
+    if view is not None:  # zoomed on the feasible region: trials beyond it are counted, not drawn
+        fig.update_xaxes(range=view.log_range)
+        if view.hidden:
+            fig.add_annotation(
+                x=1, y=0, xref="paper", yref="paper", xanchor="right", yanchor="bottom", showarrow=False,
+                text=f"{view.hidden} over-budget trial{'s' if view.hidden != 1 else ''} beyond the right edge "
+                     f"(up to {metric.describe(view.hidden_max)}); autoscale shows them",
+                font=dict(color=COLORS["infeasible"], size=11), bgcolor="rgba(255,255,255,0.8)")
+    fig.update_layout(title=f"Validation accuracy vs {metric.label} (feasible region)",
+                      legend=dict(itemsizing="constant"), meta={"hidden": view.hidden if view else 0}, **_LAYOUT)
     fig.update_xaxes(type="log", title=f"{metric.label} (log scale)")
     fig.update_yaxes(title="validation accuracy")
     return fig
@@ -140,13 +165,14 @@ def pareto_figure(data: StudyData, cost: str = "params") -> go.Figure:
 
 def hypervolume_figure(data: StudyData) -> go.Figure:
     """Hypervolume of the feasible front over trial number, for each analytic cost axis (params, MACs,
-    ...). The reference point is (accuracy 0, cost = the study's budget on that axis, else the largest
-    feasible cost); cost is measured in units of that reference, so the hypervolume lies in [0, 1]."""
+    ...). The reference point is (accuracy 0, cost = 1.1 x the study's budget on that axis, else 1.1 x
+    the largest feasible cost: :func:`~mgsearch.report.series.hypervolume_reference`); a point at cost
+    ``c`` and accuracy ``a`` alone dominates ``a x (1 - c/ref)``, so the hypervolume lies in [0, 1]."""
     fig = go.Figure()
     axes = [a for a in report_axes(data) if get_metric(a).kind == ANALYTIC]
     for i, cost in enumerate(axes):
         dash = _DASHES[i % len(_DASHES)]
-        numbers, hv, ref = hypervolume_history(data.records, cost=cost, ref_cost=data.limits.get(cost))
+        numbers, hv, ref = hypervolume_history(data.records, cost=cost, ref_cost=hypervolume_reference(data, cost))
         if not numbers:
             continue
         fig.add_trace(go.Scatter(x=numbers, y=hv, mode="lines", name=f"{cost} (ref {ref:,.0f})",
@@ -154,7 +180,7 @@ def hypervolume_figure(data: StudyData) -> go.Figure:
                                  hovertemplate="trial %{x}<br>hypervolume %{y:.4f}<extra></extra>"))
     fig.update_layout(title="Hypervolume of the feasible front over trials", **_LAYOUT)
     fig.update_xaxes(title="trial number")
-    fig.update_yaxes(title="hypervolume (acc x cost/ref)")
+    fig.update_yaxes(title="hypervolume: area of acc x (1 - cost/ref)")
     return fig
 
 
@@ -207,25 +233,30 @@ def knobs_figure(data: StudyData) -> go.Figure | None:
     """Parallel coordinates of the searched knobs of trained trials, coloured by accuracy;
     categorical knobs become integer axes labelled with their choices."""
     recs = [r for r in feasible(data.records) if r.knobs]
-    names = sorted({k for r in recs for k in r.knobs})
-    if not recs or not names:
+    labels = knob_labels(k for r in recs for k in r.knobs)  # network order, readable short names
+    if not recs or not labels:
         return None
     dims = []
-    for name in names:
-        values = [r.knobs.get(name) for r in recs]
+    for lab in labels:
+        values = [r.knobs.get(lab.name) for r in recs]
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None):
-            dims.append(dict(label=name, values=[np.nan if v is None else float(v) for v in values]))
+            dims.append(dict(label=lab.short, values=[np.nan if v is None else float(v) for v in values]))
         else:
             choices = sorted({str(v) for v in values})
             code = {c: i for i, c in enumerate(choices)}
-            dims.append(dict(label=name, values=[code[str(v)] for v in values],
+            dims.append(dict(label=lab.short, values=[code[str(v)] for v in values],
                              tickvals=list(range(len(choices))), ticktext=choices))
     dims.append(dict(label="val acc", values=[r.val_acc for r in recs]))
     dims.append(dict(label="log10 params", values=[math.log10(max(r.params or 1, 1)) for r in recs]))
+    # many axes: rotated labels (plotly draws them above the axes) and the full names in the legend below
+    angle = 0 if len(dims) <= 8 else -50
     fig = go.Figure(go.Parcoords(line=dict(color=[r.val_acc for r in recs], colorscale="Viridis", showscale=True,
-                                           colorbar=dict(title="val acc")), dimensions=dims))
-    fig.update_layout(title="Searched knobs of trained trials",
-                      **{**_LAYOUT, "margin": dict(l=80, r=40, t=110, b=40)})
+                                           colorbar=dict(title="val acc")), dimensions=dims,
+                                 labelangle=angle, labelside="top", labelfont=dict(size=11)))
+    top = 110 if angle == 0 else 60 + 7 * max(len(lab.short) for lab in labels)
+    fig.update_layout(title="Searched knobs of trained trials (axes in network order)",
+                      meta={"legend": [[lab.short, lab.long] for lab in labels if lab.short != lab.long]},
+                      **{**_LAYOUT, "margin": dict(l=80, r=40, t=top, b=40), "height": 400 + top})
     return fig
 
 
@@ -261,6 +292,98 @@ def lineage_figure(data: StudyData) -> go.Figure | None:
     return fig
 
 
+def learning_curves_figure(data: StudyData) -> go.Figure | None:
+    """Validation accuracy per epoch (the stored ``val_history``) of every trained and pruned trial: the
+    Pareto-front trials (by params) in orange, other trained trials in blue, pruned ones in grey. One
+    trace per group, curves separated by gaps. None when no trial stored a history."""
+    curves = learning_curves(data.records, "params")
+    if not curves:
+        return None
+    fig = go.Figure()
+    groups = (("Pareto front", lambda c: c.on_front, COLORS["front"], 2.5),
+              ("trained", lambda c: c.status == "trained" and not c.on_front, COLORS["trained"], 1.2),
+              ("pruned", lambda c: c.status == "pruned", COLORS["pruned"], 1.0))
+    for name, pick, color, width in groups[::-1]:  # front drawn last, on top
+        group = [c for c in curves if pick(c)]
+        if not group:
+            continue
+        xs: list[int | None] = []
+        ys: list[float | None] = []
+        text: list[str | None] = []
+        for c in group:
+            xs += c.epochs + [None]
+            ys += c.accs + [None]
+            text += [c.label] * len(c.epochs) + [None]
+        fig.add_trace(go.Scatter(x=xs, y=ys, text=text, mode="lines+markers", name=f"{name} ({len(group)})",
+                                 line=dict(color=color, width=width), marker=dict(size=4, color=color),
+                                 connectgaps=False,
+                                 hovertemplate="<b>%{text}</b><br>epoch %{x}<br>val acc %{y:.4f}<extra></extra>"))
+    fig.update_layout(title="Learning curves: validation accuracy per epoch", **_LAYOUT)
+    fig.update_xaxes(title="epoch", dtick=1)
+    fig.update_yaxes(title="validation accuracy")
+    return fig
+
+
+def best_so_far_figure(data: StudyData) -> go.Figure | None:
+    """The best feasible validation accuracy so far, over trial number and over wall-clock minutes since
+    the first trial started (two panels); trials that raised it are marked. None before any trained
+    feasible trial."""
+    from plotly.subplots import make_subplots
+
+    bsf = best_so_far(data.records)
+    if not bsf.improved:
+        return None
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("over trials", "over wall time"), horizontal_spacing=0.08,
+                        shared_yaxes=True)
+    fig.add_trace(go.Scatter(x=bsf.numbers, y=bsf.by_trial, mode="lines", name="best so far (trials)",
+                             line=dict(shape="hv", color=COLORS["front"], width=2),
+                             hovertemplate="after trial %{x}<br>best %{y:.4f}<extra></extra>"), row=1, col=1)
+    best_at = dict(zip(bsf.numbers, bsf.by_trial))
+    fig.add_trace(go.Scatter(x=bsf.improved, y=[best_at[n] for n in bsf.improved], mode="markers",
+                             name="new best", marker=dict(color=COLORS["front"], symbol="diamond", size=9),
+                             hovertemplate="trial %{x}: new best %{y:.4f}<extra></extra>"), row=1, col=1)
+    if bsf.minutes:
+        fig.add_trace(go.Scatter(x=bsf.minutes, y=bsf.by_time, mode="lines", name="best so far (minutes)",
+                                 line=dict(shape="hv", color=COLORS["trained"], width=2),
+                                 hovertemplate="%{x:.1f} min<br>best %{y:.4f}<extra></extra>"), row=1, col=2)
+    fig.update_layout(title="Best feasible validation accuracy so far", **{**_LAYOUT, "height": 380})
+    fig.update_xaxes(title_text="trial number", row=1, col=1)
+    fig.update_xaxes(title_text="minutes since the first trial started", row=1, col=2)
+    fig.update_yaxes(title_text="best val accuracy", row=1, col=1)
+    return fig
+
+
+def layer_profile_figure(data: StudyData, cost: str = "params") -> go.Figure | None:
+    """The width profile of each Pareto-front network (by ``cost``) as a line over its convolutions in
+    network order (x = layer index, so depth shows as the line's length), beside the uniform baselines
+    (black, dashed): the Heterogeneity Hypothesis picture. None when there is nothing to draw."""
+    profiles = layer_profiles(pareto_front(data.records, cost), [r for r in data.baselines if r.spec is not None])
+    if not profiles:
+        return None
+    fig = go.Figure()
+    found = [p for p in profiles if not p.baseline]
+    scale = ["#fdd49e", "#fdbb84", "#fc8d59", "#ef6548", "#d7301f", "#b30000", "#7f0000"]
+    for i, p in enumerate(found):  # cheapest light, most expensive dark
+        color = scale[round(i * (len(scale) - 1) / max(len(found) - 1, 1))]
+        acc = "-" if p.val_acc is None else f"{p.val_acc:.4f}"
+        fig.add_trace(go.Scatter(
+            x=list(range(1, p.depth + 1)), y=p.widths, mode="lines+markers", name=f"{p.label} ({p.depth} layers)",
+            line=dict(shape="hv", color=color, width=2), marker=dict(size=5, color=color), text=p.layers,
+            hovertemplate=f"<b>{p.label}</b> val acc {acc}, {p.params or 0:,} params<br>layer %{{x}}: %{{text}}"
+                          "<br>width %{y}<extra></extra>"))
+    for j, p in enumerate(q for q in profiles if q.baseline):
+        fig.add_trace(go.Scatter(
+            x=list(range(1, p.depth + 1)), y=p.widths, mode="lines", name=f"{p.label} (baseline, {p.depth} layers)",
+            line=dict(shape="hv", color=COLORS["baseline"], width=1.5, dash=_DASHES[(j + 1) % len(_DASHES)]),
+            text=p.layers, hovertemplate=f"<b>{p.label}</b> (uniform)<br>layer %{{x}}: %{{text}}<br>width %{{y}}"
+                                         "<extra></extra>"))
+    fig.update_layout(title="Width per layer in network order: Pareto front (light = cheapest) vs uniform baselines",
+                      **_LAYOUT)
+    fig.update_xaxes(title="convolution layer (network order, stem = 1)")
+    fig.update_yaxes(title="output channels", rangemode="tozero")
+    return fig
+
+
 def _pareto_figures(data: StudyData) -> list[tuple[str, go.Figure | None]]:
     """One front per cost axis of the study (:func:`~mgsearch.report.analysis.report_axes`)."""
     return [(f"pareto-{axis}", pareto_figure(data, axis)) for axis in report_axes(data)]
@@ -276,6 +399,9 @@ def _one(anchor: str, draw: Callable[[StudyData], go.Figure | None]) -> FigureBu
 FigureBuilder = Callable[[StudyData], "list[tuple[str, go.Figure | None]]"]
 FIGURES: list[FigureBuilder] = [
     _pareto_figures,
+    _one("best-so-far", best_so_far_figure),
+    _one("learning-curves", learning_curves_figure),
+    _one("layer-widths", layer_profile_figure),
     _one("hypervolume", hypervolume_figure),
     _one("widths", width_heatmap),
     _one("structure", structure_figure),

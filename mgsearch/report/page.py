@@ -31,6 +31,8 @@ from mgsearch.report.analysis import (
     study_metrics,
     widths_text,
 )
+from mgsearch.pareto import front_axis
+from mgsearch.report.series import compare_to_baseline, export_command, short_hash, trial_seconds
 
 __all__ = ["GENERATOR_META", "is_report", "render_report", "write_report"]
 
@@ -50,6 +52,10 @@ table.trials th[aria-sort=ascending]::after{content:" \\25B2"} table.trials th[a
 table.trials td{padding:2px 6px;border-bottom:1px solid #eee;white-space:nowrap}
 table.trials td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.front td{background:#fff4e6} .tablewrap{max-height:640px;overflow:auto;border:1px solid #ddd}
+td.cmd code{font-size:.95em;color:#333} button.copy{font-size:.8em;margin-left:6px;cursor:pointer}
+.answer{margin:10px 0;padding:8px 12px;background:#f6f9fc;border-left:4px solid #f58518}
+.note{color:#666;font-size:.9em} dl.legend{display:grid;grid-template-columns:max-content 1fr;gap:0 14px;font-size:.8em;margin:0 0 0 80px}
+dl.legend dt{font-family:monospace;color:#444} dl.legend dd{margin:0;color:#444}
 footer{margin-top:24px;color:#888;font-size:.8em}
 """
 
@@ -74,12 +80,23 @@ _JS = """
       var frag=document.createDocumentFragment(); rows.forEach(function(r){frag.appendChild(r);}); body.appendChild(frag);
     });})(i);}
 })();
+// copy a trial's export command (the clipboard API where allowed, else a selection and execCommand)
+document.addEventListener('click',function(ev){
+  var b=ev.target; if(!b.classList||!b.classList.contains('copy')) return; ev.stopPropagation();
+  var code=b.parentNode.querySelector('code'), text=code.textContent;
+  function done(){b.textContent='copied'; setTimeout(function(){b.textContent='copy';},1500);}
+  function fallback(){var r=document.createRange(); r.selectNodeContents(code); var s=window.getSelection();
+    s.removeAllRanges(); s.addRange(r); try{document.execCommand('copy');}catch(e){} done();}
+  if(navigator.clipboard&&navigator.clipboard.writeText){navigator.clipboard.writeText(text).then(done,fallback);}
+  else fallback();
+});
 """
 
 def _columns(shown: list[Metric]) -> list[tuple[str, str]]:
     """The trials table's headers and types: trial, status, one column per shown metric, front, family, widths."""
     return ([("trial", "num"), ("status", "text")] + [(m.header, "num") for m in shown]
-            + [("front", "text"), ("family", "text"), ("widths", "text")])
+            + [("time (s)", "num"), ("front", "text"), ("spec", "text"), ("export", "text"), ("family", "text"),
+               ("widths", "text")])
 
 
 def _e(v: Any) -> str:
@@ -92,20 +109,53 @@ def _num_cell(v: float | int | None, metric: Metric) -> str:
     return f'<td class="num" data-v="{v!r}">{_e(metric.cell(v))}</td>'
 
 
-def _row(rec: TrialRecord, on_front: bool, baseline: bool, shown: list[Metric]) -> str:
+def _row(rec: TrialRecord, on_front: bool, baseline: bool, shown: list[Metric], data: StudyData) -> str:
     spec = rec.spec
+    seconds = trial_seconds(rec)
+    command = export_command(data, rec)
     number = f'<td class="num" data-v="{-1 if baseline else rec.number}">{_e(rec.label)}</td>'
     status = "baseline" if baseline else rec.status
     cells = [
         number,
         f"<td>{_e(status)}</td>",
         *(_num_cell(rec.value(m.name), m) for m in shown),
+        '<td class="num" data-v="">-</td>' if seconds is None else
+        f'<td class="num" data-v="{seconds!r}">{seconds:,.1f}</td>',
         f"<td>{'yes' if on_front else ''}</td>",
+        f'<td class="hash" title="{_e(rec.spec_hash or "")}"><code>{_e(short_hash(rec))}</code></td>',
+        '<td class="cmd" data-v=""></td>' if command is None else
+        f'<td class="cmd" data-v="{_e(command)}"><code>{_e(command)}</code>'
+        '<button class="copy" type="button" title="copy the export command">copy</button></td>',
         f"<td>{_e(spec.family if spec else '-')}</td>",
         f"<td>{_e(widths_text(rec).split(': ', 1)[-1])}</td>",
     ]
     cls = ' class="front"' if on_front else ""
     return f"<tr{cls}>" + "".join(cells) + "</tr>"
+
+
+def _answer_html(data: StudyData) -> str:
+    """Which network at the budget, and is it better than the obvious one (the best uniform baseline)."""
+    cmp = compare_to_baseline(data)
+    top, base = cmp.best, cmp.baseline
+
+    def desc(r: TrialRecord) -> str:
+        cost = f", {r.params:,} params" if r.params is not None else ""
+        return f"val acc {r.val_acc:.4f}{cost}"
+
+    if top is None:
+        return '<div class="answer" id="answer">No trained feasible trial yet.</div>'
+    text = f"<b>Best at the budget: trial {top.number}</b> ({_e(desc(top))})"
+    if base is not None:
+        gain = 100 * (cmp.gain or 0.0)
+        verdict = "better than" if gain > 0 else ("level with" if gain == 0 else "worse than")
+        text += (f"; <b>{abs(gain):.1f} points {verdict}</b> the best uniform baseline "
+                 f"<b>{_e(base.label)}</b> ({_e(desc(base))})." if gain else
+                 f"; level with the best uniform baseline <b>{_e(base.label)}</b> ({_e(desc(base))}).")
+    else:
+        where = data.source or "STUDY.toml"
+        text += (f'. <span class="note">No uniform baseline in this database to compare with: '
+                 f"<code>mgsearch baseline {_e(where)}</code> trains them at the same budget and fidelity.</span>")
+    return f'<div class="answer" id="answer">{text}</div>'
 
 
 def _fmt_budget(b: dict[str, Any]) -> str:
@@ -126,7 +176,7 @@ def render_report(data: StudyData, *, now: _dt.datetime | None = None) -> str:
 
     now = now or _dt.datetime.now().astimezone()
     recs = data.records
-    front_ids = {id(r) for r in pareto_front(recs, "params")}
+    front_ids = {id(r) for r in pareto_front(recs, front_axis(data.objectives))}  # the search summary's front
     counts = state_counts(recs)
     starts = [r.datetime_start for r in recs if r.datetime_start]
     ends = [r.datetime_complete for r in recs if r.datetime_complete]
@@ -162,11 +212,14 @@ def render_report(data: StudyData, *, now: _dt.datetime | None = None) -> str:
     for anchor, fig in report_figures(data):
         div = pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=f"fig-{anchor}", config=config,
                           default_height=f"{fig.layout.height or 460}px")
+        legend = (fig.layout.meta or {}).get("legend") if isinstance(fig.layout.meta, dict) else None
+        if legend:  # a figure's abbreviations, spelled out below it
+            div += '<dl class="legend">' + "".join(f"<dt>{_e(a)}</dt><dd>{_e(b)}</dd>" for a, b in legend) + "</dl>"
         figs_html.append(f'<section class="figure" id="{_e(anchor)}">{div}</section>')
     shown = study_metrics(data)
     head = "".join(f'<th data-type="{t}">{_e(n)}</th>' for n, t in _columns(shown))
-    rows = [_row(r, id(r) in front_ids, False, shown) for r in recs]
-    rows += [_row(r, False, True, shown) for r in data.baselines]
+    rows = [_row(r, id(r) in front_ids, False, shown, data) for r in recs]
+    rows += [_row(r, False, True, shown, data) for r in data.baselines]
     title = f"mgsearch report: {data.name}"
     doc_info = json.dumps({"study": data.name, "trials": len(recs), "baselines": len(data.baselines)}).replace("</", "<\\/")
     return "\n".join([
@@ -180,8 +233,10 @@ def render_report(data: StudyData, *, now: _dt.datetime | None = None) -> str:
         f"<h1>{_e(title)}</h1>",
         f'<dl class="meta">{meta_html}</dl>',
         f'<div class="counts">{counts_html}</div>',
+        _answer_html(data),
         *figs_html,
-        f"<h2>Trials ({len(recs)}; click a column to sort; Pareto set by params highlighted)</h2>",
+        f"<h2>Trials ({len(recs)}; click a column to sort; Pareto set by {_e(front_axis(data.objectives))} "
+        "highlighted, as in the search summary; copy a row's export command to export that trial)</h2>",
         f'<div class="tablewrap"><table class="trials" id="trials"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>",
         f'<footer>Generated by mgsearch. <script type="application/json" id="report-info">{doc_info}</script></footer>',

@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any, Sequence
 
 from mgsearch.metrics import ANALYTIC, metrics
-from mgsearch.pareto import best_accuracy, feasible, non_dominated, state_counts
+from mgsearch.pareto import best_accuracy, front_axis, pareto_front, state_counts
 from mgsearch.store.records import TrialRecord, records_from_trials
 from mgsearch.study import PRIMARY_OBJECTIVE, StudyConfig
 
@@ -50,15 +50,16 @@ def summary_metrics(config: StudyConfig | None = None) -> tuple[list[str], list[
 
 
 def pareto_rows(trials: Sequence["FrozenTrial | TrialRecord"], config: StudyConfig | None = None) -> list[dict[str, Any]]:
-    """Feasible trained trials not dominated on the summary metrics (:func:`summary_metrics`: val_acc max,
-    params min, MACs min, further objectives by their direction), sorted by params.
+    """The study's Pareto front: :func:`mgsearch.pareto.pareto_front` over :func:`mgsearch.pareto.front_axis`
+    (val_acc vs params unless a further objective names another cost), the same trials the report
+    highlights, sorted by that cost.
 
-    Each row: ``trial``, one key per shown metric (None where a trial lacks it), ``spec_hash``."""
-    front_names, shown = summary_metrics(config)
-    done = [r for r in feasible(_records(trials)) if r.state == "COMPLETE"]
-    rows = [{"trial": r.number, **{n: r.value(n) for n in shown}, "spec_hash": (r.spec_hash or "")[:12]}
-            for r in non_dominated(done, front_names)]
-    return sorted(rows, key=lambda r: (r["params"], -r["val_acc"], r["trial"]))
+    Each row: ``trial``, one key per shown metric (:func:`summary_metrics`; None where a trial lacks it),
+    ``spec_hash``."""
+    _, shown = summary_metrics(config)
+    axis = front_axis(config.objectives if config is not None else ())
+    return [{"trial": r.number, **{n: r.value(n) for n in shown}, "spec_hash": (r.spec_hash or "")[:12]}
+            for r in pareto_front(_records(trials), axis)]
 
 
 #: statuses whose trials trained to the end: the ETA is taken from their times only

@@ -138,7 +138,10 @@ def test_width_profiles_matrix_and_baselines():
     prof = width_profiles(recs, base)
     assert prof.labels == ["#0", "#1", "uniform-1x"]
     assert prof.numbers == [0, 1, None]
-    assert prof.columns[:4] == ["stem", "stages[0].width", "stages[0].blocks[0].inner", "stages[0].blocks[1].inner"]
+    # columns in network order (not first appearance): stem, then per stage its width and its blocks
+    assert prof.columns == ["stem", "stages[0].width", "stages[0].blocks[0].inner", "stages[0].blocks[0:2].inner",
+                            "stages[0].blocks[1].inner", "stages[1].width", "stages[1].blocks[0].inner",
+                            "stages[1].blocks[0:2].inner"]
     row0 = dict(zip(prof.columns, prof.widths[0]))
     assert row0["stages[0].blocks[1].inner"] == 6 and row0["stages[1].blocks[0].inner"] == 12
     # c shares its blocks in runs of 2: its inner widths are one slot per run
