@@ -45,7 +45,7 @@ def test_infeasible_candidates_are_never_trained(write_study, counting_train):
         assert t.user_attrs["params"] > 1200
         assert t.user_attrs["constraints"] == [t.user_attrs["params"] - 1200]
         assert t.constraints == {"params": float(t.user_attrs["params"] - 1200)}  # the sampler sees it
-        assert t.user_attrs["wall_seconds"] < 0.5  # storage writes only (shared CPU: loose bound)
+        assert t.user_attrs["wall_seconds"] < 5.0  # no training (calls are counted above); a loose bound for a loaded CPU
         assert "val_acc" not in t.user_attrs
     for t in trained:
         assert t.constraints["params"] <= 0
