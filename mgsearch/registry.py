@@ -60,6 +60,10 @@ class Registry(Generic[T]):
 
     def get(self, name: object) -> T:
         """The object registered as ``name``; an unknown name is ``unknown(message)`` listing the known ones."""
+        try:  # the hot path (spec validation, cost): a registered name; add() loaded the built-ins first
+            return self._items[name]  # type: ignore[index]
+        except (KeyError, TypeError):
+            pass
         self.load_builtins()
         try:
             return self._items[name]  # type: ignore[index]
