@@ -253,8 +253,9 @@ def knobs_figure(data: StudyData) -> go.Figure | None:
     fig = go.Figure(go.Parcoords(line=dict(color=[r.val_acc for r in recs], colorscale="Viridis", showscale=True,
                                            colorbar=dict(title="val acc")), dimensions=dims,
                                  labelangle=angle, labelside="top", labelfont=dict(size=11)))
-    top = 110 if angle == 0 else 60 + 7 * max(len(lab.short) for lab in labels)
-    fig.update_layout(title="Searched knobs of trained trials (axes in network order)",
+    top = 110 if angle == 0 else 90 + 7 * max(len(lab.short) for lab in labels)  # room for rotated labels
+    fig.update_layout(title=dict(text="Searched knobs of trained trials (axes in network order)", y=0.99,
+                                 yanchor="top"),
                       meta={"legend": [[lab.short, lab.long] for lab in labels if lab.short != lab.long]},
                       **{**_LAYOUT, "margin": dict(l=80, r=40, t=top, b=40), "height": 400 + top})
     return fig

@@ -345,7 +345,9 @@ def export_command(data: StudyData, rec: TrialRecord) -> str | None:
     if rec.baseline_name:
         return None
     out = f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', data.name)}-trial-{rec.number}/"
-    where = [data.source] if data.source else [data.storage, "--study-name", data.name]
+    from mgsearch.store.urls import redact_url
+
+    where = [data.source] if data.source else [redact_url(data.storage), "--study-name", data.name]
     return shlex.join(["mgsearch", "export", *where, "--trial", str(rec.number), "--out", out])
 
 

@@ -98,7 +98,10 @@ def test_report_of_real_search(searched, tmp_path):
                 plots = {q["id"]: {t["name"].split(" (")[0]: t["n"] for t in q["traces"]} for q in pg.evaluate(TRACES_JS)}
                 assert plots["fig-pareto-params"]["trained"] == len(trained)
                 assert plots["fig-pareto-params"]["Pareto front"] == len(front)
-                assert plots["fig-pareto-params"]["baselines"] == len([b for b in data.baselines if b.val_acc is not None])
+                # one labelled trace per trained baseline (named after it)
+                assert sum(name.startswith("uniform") for name in plots["fig-pareto-params"]) == len(
+                    [b for b in data.baselines if b.val_acc is not None])
+                assert "fig-learning-curves" in plots and "fig-best-so-far" in plots and "fig-layer-widths" in plots
                 pg.screenshot(path=str(tmp_path / "report.png"), full_page=True)
             finally:
                 browser.close()

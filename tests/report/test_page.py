@@ -33,7 +33,10 @@ def test_pareto_figure_traces(small_study_db):
     assert len(_trace(fig, "infeasible").x) == 2
     assert len(_trace(fig, "duplicate").x) == 1
     assert len(_trace(fig, "diverged").x) == 1
-    assert list(_trace(fig, "baselines").text) == ["uniform-0.5x", "uniform-1x"]
+    # one trace per baseline, its name written next to the star and in the legend
+    assert [(t.name, list(t.text), t.mode) for t in fig.data if t.name.endswith("(baseline)")] == [
+        ("uniform-0.5x (baseline)", ["uniform-0.5x"], "markers+text"),
+        ("uniform-1x (baseline)", ["uniform-1x"], "markers+text")]
     assert fig.layout.xaxis.type == "log"
     # the hover data carries trial, status, accuracy, params, MACs and widths
     row = _trace(fig, "trained").customdata[0]
@@ -59,7 +62,8 @@ def test_other_figures(small_study_db):
     anchors = [a for a, _ in figures.report_figures(data)]
     # every network of this study is dense and unshared: no structure figure
     assert figures.structure_figure(data) is None
-    assert anchors == ["pareto-params", "pareto-macs", "hypervolume", "widths", "knobs", "lineage"]
+    assert anchors == ["pareto-params", "pareto-macs", "best-so-far", "learning-curves", "layer-widths",
+                       "hypervolume", "widths", "knobs", "lineage"]
 
 
 def test_structure_figure_shows_groups_and_sharing():
