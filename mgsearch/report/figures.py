@@ -147,6 +147,9 @@ def pareto_figure(data: StudyData, cost: str = "params") -> go.Figure:
         # annotations on a log axis take log10 coordinates (shapes take data coordinates)
         fig.add_annotation(x=math.log10(limit), y=1, yref="paper", text=f"budget {limit:,}", showarrow=False,
                            xanchor="right", yanchor="bottom", font=dict(color="#555"))
+    top_acc = max(accs, default=None)
+    if top_acc is not None:  # the accuracies drawn, the rug of untrained trials just below them
+        fig.update_yaxes(range=[floor - 0.02, min(top_acc + 0.03, 1.02)])
     view = feasible_view(data, axis)
     if view is not None:  # zoomed on the feasible region: trials beyond it are counted, not drawn
         fig.update_xaxes(range=view.log_range)

@@ -52,7 +52,7 @@ table.trials th[aria-sort=ascending]::after{content:" \\25B2"} table.trials th[a
 table.trials td{padding:2px 6px;border-bottom:1px solid #eee;white-space:nowrap}
 table.trials td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.front td{background:#fff4e6} .tablewrap{max-height:640px;overflow:auto;border:1px solid #ddd}
-td.cmd code{font-size:.95em;color:#333} button.copy{font-size:.8em;margin-left:6px;cursor:pointer}
+td.cmd code{font-size:.95em;color:#333} button.copy{font-size:.8em;margin-right:6px;cursor:pointer}
 .answer{margin:10px 0;padding:8px 12px;background:#f6f9fc;border-left:4px solid #f58518}
 .note{color:#666;font-size:.9em} dl.legend{display:grid;grid-template-columns:max-content 1fr;gap:0 14px;font-size:.8em;margin:0 0 0 80px}
 dl.legend dt{font-family:monospace;color:#444} dl.legend dd{margin:0;color:#444}
@@ -124,8 +124,8 @@ def _row(rec: TrialRecord, on_front: bool, baseline: bool, shown: list[Metric], 
         f"<td>{'yes' if on_front else ''}</td>",
         f'<td class="hash" title="{_e(rec.spec_hash or "")}"><code>{_e(short_hash(rec))}</code></td>',
         '<td class="cmd" data-v=""></td>' if command is None else
-        f'<td class="cmd" data-v="{_e(command)}"><code>{_e(command)}</code>'
-        '<button class="copy" type="button" title="copy the export command">copy</button></td>',
+        f'<td class="cmd" data-v="{_e(command)}"><button class="copy" type="button" '
+        f'title="copy the export command">copy</button><code>{_e(command)}</code></td>',
         f"<td>{_e(spec.family if spec else '-')}</td>",
         f"<td>{_e(widths_text(rec).split(': ', 1)[-1])}</td>",
     ]

@@ -341,8 +341,9 @@ def short_hash(rec: TrialRecord, n: int = 8) -> str:
 def export_command(data: StudyData, rec: TrialRecord) -> str | None:
     """The command that exports ``rec``: ``mgsearch export STUDY --trial N --out <study>-trial-N/``, with
     the study file when the report was made from one, else the storage URL (password shown as ``***``)
-    and ``--study-name``. None for baselines (they are not trials of the study)."""
-    if rec.baseline_name:
+    and ``--study-name``. None for baselines (they are not trials of the study) and for trials that stored
+    no readable architecture (export refuses them)."""
+    if rec.baseline_name or rec.spec is None:
         return None
     out = f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', data.name)}-trial-{rec.number}/"
     from mgsearch.store.urls import redact_url

@@ -145,7 +145,7 @@ def test_readable_knob_names():
 
 # --------------------------------------------------------------------------- table columns
 def test_table_columns_time_hash_and_export_command():
-    r = rec(7, 0.8, 100, wall_seconds=42.5, spec_hash="abcdef0123456789")
+    r = rec(7, 0.8, 100, wall_seconds=42.5, spec_hash="abcdef0123456789", spec_json=resnet_spec().to_json())
     assert trial_seconds(r) == 42.5 and short_hash(r) == "abcdef01"
     r2 = rec(8, 0.8, 100, start=T0, end=T0 + dt.timedelta(seconds=90))
     assert trial_seconds(r2) == 90.0 and trial_seconds(rec(9, 0.8, 1)) is None
@@ -155,6 +155,7 @@ def test_table_columns_time_hash_and_export_command():
     spaced = study([r], source="my studies/q.toml")
     assert export_command(spaced, r).startswith("mgsearch export 'my studies/q.toml' --trial 7")
     assert export_command(study([r]), rec(0, 0.7, 1, baseline_name="uniform-1x")) is None
+    assert export_command(study([r]), rec(3, None, None, status="failed")) is None  # no architecture to export
 
 
 def test_hypervolume_reference_leaves_room_beyond_the_budget():
