@@ -39,6 +39,7 @@ def report_summary(data, out) -> dict:
     Pareto front (accuracy vs params) as trial numbers."""
     from mgsearch.errors import MgsearchError
     from mgsearch.report.analysis import best as best_trial
+    from mgsearch.pareto import front_axis
     from mgsearch.report.analysis import pareto_front, state_counts
 
     try:
@@ -55,6 +56,9 @@ def report_summary(data, out) -> dict:
         "best": None if best is None else {"trial": best.number, "val_acc": best.val_acc, "params": best.params,
                                             "macs": best.macs, "spec_hash": best.spec_hash},
         "pareto_params": [r.number for r in pareto_front(data.records, cost="params")],
+        # the front `mgsearch search` lists at its end and the report's table highlights (same function)
+        "front_axis": front_axis(data.objectives),
+        "pareto": [r.number for r in pareto_front(data.records, cost=front_axis(data.objectives))],
     }
 
 

@@ -200,4 +200,8 @@ def test_report_table_highlights_the_search_front(tmp_path):
     html = render_report(data)
     front = [row["trial"] for row in pareto_rows(data.records)]
     assert html.count('<tr class="front">') == len(front) == len(pareto_front(data.records))
+    from mgsearch.cli.report_cmd import report_summary
+
+    summary = report_summary(data, tmp_path / "r.html")  # what `report --json` prints
+    assert summary["pareto"] == front and summary["front_axis"] == "params"
     assert "No uniform baseline in this database" in html and "mgsearch baseline" in html
