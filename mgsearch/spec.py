@@ -35,6 +35,7 @@ from mgsearch.inputs import check_nesting
 
 __all__ = [
     "SCHEMA_VERSION",
+    "DEFAULT_BLOCK",
     "Block",
     "Stage",
     "Stem",
@@ -47,6 +48,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+#: the default ``Stage.block``: the family's own blocks (left out of the canonical JSON, so specs
+#: written before block forms existed keep their JSON and hash)
+DEFAULT_BLOCK = "conv"
 MAX_WIDTH = 65536
 #: the deepest nesting of objects / lists in spec JSON (a valid spec nests 5 levels)
 MAX_SPEC_NESTING = 8
@@ -100,6 +104,16 @@ class Stage:
         default=None, metadata={"doc": "MGIC group size s (even, >= 2); null for dense convs"}
     )
     share: int = field(default=1, metadata={"doc": "length of the runs of blocks sharing conv weights"})
+    block: str = field(
+        default=DEFAULT_BLOCK,
+        metadata={"doc": "block form: \"conv\" (the family's own blocks; omitted from the JSON) or a "
+                         "registered block form of the family, e.g. \"vcycle\" (mgic: the authors' MGIC V-cycle)"},
+    )
+    coarse_width: int | None = field(
+        default=None,
+        metadata={"doc": "vcycle blocks: the authors' mgFcChannel; channel levels halve while the half is "
+                         ">= coarse_width, the first half below it is the coarsest (dense) level; null otherwise"},
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.blocks, tuple):
@@ -107,6 +121,11 @@ class Stage:
         _check_int("width", self.width, maximum=MAX_WIDTH)
         _check_int("stride", self.stride, maximum=2)
         _check_int("share", self.share)
+        if not isinstance(self.block, str):
+            raise field_error(SpecError, "block", f"must be a string, not {type(self.block).__name__}",
+                              value=self.block)
+        if self.coarse_width is not None:
+            _check_int("coarse_width", self.coarse_width, minimum=2, maximum=MAX_WIDTH)
         if self.group_size is not None:
             _check_int("group_size", self.group_size, minimum=2, maximum=MAX_WIDTH)
             if self.group_size % 2:
@@ -199,6 +218,7 @@ class ArchSpec:
                     "stride": st.stride,
                     "group_size": st.group_size,
                     "share": st.share,
+                    **_block_form_fields(st),
                 }
                 for st in self.stages
             ],
@@ -273,6 +293,17 @@ class ArchSpec:
         return dataclasses.replace(self, stem=stem, stages=tuple(stages))
 
 
+def _block_form_fields(stage: Stage) -> dict[str, Any]:
+    """``block`` / ``coarse_width`` of a stage when not at their defaults (absent otherwise: the
+    canonical JSON of a spec without block forms is what it was before they existed)."""
+    out: dict[str, Any] = {}
+    if stage.block != DEFAULT_BLOCK:
+        out["block"] = stage.block
+    if stage.coarse_width is not None:
+        out["coarse_width"] = stage.coarse_width
+    return out
+
+
 def _json_ready(value: Any) -> Any:
     """Tuples -> lists, recursively (``dataclasses.asdict`` keeps tuples)."""
     if isinstance(value, dict):
@@ -310,6 +341,15 @@ def _validate(spec: ArchSpec) -> None:
                 f"{p}.share={stage.share} is not allowed in family {fam!r} (use 1); "
                 f"weight sharing exists in: {_families_where('allows_sharing')}"
             )
+        if stage.block != DEFAULT_BLOCK:
+            forms = getattr(family, "block_forms", {})
+            if stage.block not in forms:
+                known = ", ".join([DEFAULT_BLOCK, *forms])
+                raise SpecError(f"{p}.block={clip_repr(stage.block)} is not a block form of family {fam!r}; "
+                                f"allowed: {known}")
+        elif stage.coarse_width is not None:
+            raise SpecError(f"{p}.coarse_width={stage.coarse_width} is only allowed with a block form that "
+                            f"uses it ({p}.block is {DEFAULT_BLOCK!r})")
         if stage.share > stage.depth:
             raise SpecError(f"{p}.share={stage.share} exceeds the stage depth {stage.depth}")
         if s is not None:
@@ -326,6 +366,11 @@ def _validate(spec: ArchSpec) -> None:
                         f"{p}.blocks[{j}].inner={stage.blocks[j].inner} differs from "
                         f"{p}.blocks[{run.start}].inner={first} in one sharing run (share={stage.share})"
                     )
+    w_in = spec.stem.width
+    for i, stage in enumerate(spec.stages):
+        if stage.block != DEFAULT_BLOCK:
+            family.block_forms[stage.block].validate_stage(f"stages[{i}]", stage, w_in)
+        w_in = stage.width
     family.validate(spec)  # the family's own rules (e.g. the MgNet f-width ties)
     size = spec.input_size
     for i, stage in enumerate(spec.stages):
@@ -483,6 +528,10 @@ def json_schema() -> dict[str, Any]:
     root["properties"]["stages"]["items"] = {"$ref": "#/$defs/Stage"}
     defs = {name: _object_schema(cls) for name, cls in (("Stem", Stem), ("Head", Head), ("Block", Block), ("Stage", Stage))}
     defs["Stage"]["properties"]["stride"]["enum"] = [1, 2]
+    forms = sorted({name for f in _registry().families() for name in getattr(f, "block_forms", {})})
+    defs["Stage"]["properties"]["block"]["enum"] = [DEFAULT_BLOCK, *forms]
+    cw = defs["Stage"]["properties"]["coarse_width"]
+    cw.pop("multipleOf", None)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://mgsearch.dev/schema/archspec-1.json",

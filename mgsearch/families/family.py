@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mgsearch.layers.accounting import LayerCost
     from mgsearch.spec import ArchSpec, WidthSlot
 
-__all__ = ["Family", "SpaceKnobs", "RESNET_LIKE", "LEVELS"]
+__all__ = ["Family", "BlockForm", "SpaceKnobs", "RESNET_LIKE", "LEVELS"]
 
 #: topology of the ResNet-like families: a residual stream per stage (``stage.width``), and per block
 #: its own free width (``block.inner``)
@@ -77,6 +77,17 @@ class Family(ABC):
         self.description = description
         self.allows_group_size = allows_group_size
         self.allows_sharing = allows_sharing
+        #: the block forms a stage of this family may choose (``Stage.block``) besides ``"conv"``
+        self.block_forms: dict[str, BlockForm] = {}
+
+    def add_block_form(self, form: "BlockForm") -> "BlockForm":
+        """Let stages of this family choose ``form`` (``Stage.block = form.name``); a duplicate name
+        is a ValueError. The family's ``complexity`` / ``build`` / ``width_slots`` ask the form for
+        the stages that chose it."""
+        if form.name in self.block_forms or form.name == "conv":
+            raise ValueError(f"block form {form.name!r} is already registered in family {self.name!r}")
+        self.block_forms[form.name] = form
+        return form
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
@@ -101,3 +112,34 @@ class Family(ABC):
     @abstractmethod
     def build(self, spec: "ArchSpec") -> "MgsearchNet":
         """The freshly initialised network of ``spec`` (imports torch)."""
+
+
+class BlockForm(ABC):
+    """A block variant a stage may choose with ``Stage.block = name`` (the default ``"conv"`` is the
+    family's own block). It owns the stage's rules, width ties, cost rows and modules:
+
+    * :meth:`validate_stage`: rules of a stage of this form (SpecError naming ``path`` and the field);
+    * :meth:`stage_slots`: the stage's width slots (ties of its own);
+    * :meth:`stage_complexity`: the stage's cost rows (pure Python); :meth:`build_stage`: its modules.
+
+    Register one on a family with :meth:`Family.add_block_form` (``mgsearch/families/builtin.py``).
+    """
+
+    name: str
+    description: str
+
+    @abstractmethod
+    def validate_stage(self, path: str, stage, c_in: int) -> None:  # noqa: ANN001
+        """Raise SpecError when ``stage`` (entered with ``c_in`` channels) is not a valid stage of this form."""
+
+    @abstractmethod
+    def stage_slots(self, i: int, stage) -> list["WidthSlot"]:  # noqa: ANN001
+        """The width slots of stage ``i`` (named and tied like the family's own)."""
+
+    @abstractmethod
+    def stage_complexity(self, i: int, stage, c_in: int, size: int) -> list["LayerCost"]:  # noqa: ANN001
+        """Cost rows of stage ``i`` on a ``size x size`` input of ``c_in`` channels, in forward order."""
+
+    @abstractmethod
+    def build_stage(self, i: int, stage, c_in: int, gate):  # noqa: ANN001, ANN201
+        """The torch module of stage ``i``; ``gate(path, bn)`` records the BNs of each width slot."""

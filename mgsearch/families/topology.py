@@ -14,7 +14,7 @@ from abc import ABC
 
 from mgsearch.errors import SpecError
 from mgsearch.families.family import LEVELS, RESNET_LIKE, Family, SpaceKnobs
-from mgsearch.spec import ArchSpec, WidthSlot, sharing_runs
+from mgsearch.spec import DEFAULT_BLOCK, ArchSpec, WidthSlot, sharing_runs
 
 __all__ = ["ResNetLikeFamily", "LevelsFamily"]
 
@@ -38,6 +38,9 @@ class ResNetLikeFamily(Family, ABC):
         """Stem; per stage its width, then one inner per sharing run (blocks of a run share it)."""
         slots = [WidthSlot("stem", "stem", ("stem.width",), spec.stem.width, 1)]
         for i, stage in enumerate(spec.stages):
+            if stage.block != DEFAULT_BLOCK:  # a block form ties its stage's widths its own way
+                slots += self.block_forms[stage.block].stage_slots(i, stage)
+                continue
             m = stage.group_size or 1
             slots.append(_stage_slot(i, spec))
             for run in sharing_runs(stage):

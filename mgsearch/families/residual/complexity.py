@@ -9,9 +9,11 @@ As in pycls, :func:`basic_block_complexity` is one block's cost and :func:`compl
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from mgsearch.families.common import head_complexity, stem_complexity
 from mgsearch.layers.accounting import LayerCost, bn_row, conv3x3_row, conv_row, out_size
-from mgsearch.spec import ArchSpec, sharing_runs
+from mgsearch.spec import DEFAULT_BLOCK, ArchSpec, sharing_runs
 
 __all__ = ["shortcut_kind", "basic_block_complexity", "complexity"]
 
@@ -42,13 +44,18 @@ def basic_block_complexity(
     return rows
 
 
-def complexity(spec: ArchSpec) -> list[LayerCost]:
-    """Per-layer cost rows, in forward order, computed from the spec alone."""
+def complexity(spec: ArchSpec, forms: Mapping[str, Any] | None = None) -> list[LayerCost]:
+    """Per-layer cost rows, in forward order, computed from the spec alone; a stage whose
+    ``block`` is not ``"conv"`` is costed by its block form (``forms[stage.block]``)."""
     size = spec.input_size
     rows = stem_complexity(spec)
     w_in = spec.stem.width
     for i, stage in enumerate(spec.stages):
         width = stage.width
+        if stage.block != DEFAULT_BLOCK:
+            rows += forms[stage.block].stage_complexity(i, stage, w_in, size)  # type: ignore[index]
+            size, w_in = out_size(size, stage.stride), width
+            continue
         for run in sharing_runs(stage):
             owner1 = owner2 = None
             for j in run:

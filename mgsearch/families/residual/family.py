@@ -19,12 +19,12 @@ class BasicBlockFamily(ResNetLikeFamily):
     """CIFAR ResNet basic blocks with option-A shortcuts; MGIC convs and sharing as the flags allow."""
 
     def complexity(self, spec: ArchSpec) -> list[LayerCost]:
-        return _cost.complexity(spec)
+        return _cost.complexity(spec, self.block_forms)
 
     def build(self, spec: ArchSpec) -> "MgsearchNet":
         from mgsearch.families.residual.modules import ResNetLike
 
-        return ResNetLike(spec)
+        return ResNetLike(spec, self.block_forms)
 
 
 RESNET = BasicBlockFamily(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import torch
 from torch import nn
 
@@ -10,7 +12,7 @@ from mgsearch.families.residual.complexity import shortcut_kind
 from mgsearch.layers.conv import conv3x3, conv_bn_act, init_weights
 from mgsearch.layers.sharing import share_by_runs
 from mgsearch.layers.shortcut import PadShortcut, ProjectionShortcut
-from mgsearch.spec import ArchSpec, sharing_runs
+from mgsearch.spec import DEFAULT_BLOCK, ArchSpec, sharing_runs
 
 
 class BasicBlock(nn.Module):
@@ -52,13 +54,18 @@ class ResStage(nn.Module):
 class ResNetLike(MgsearchNet):
     """``resnet`` / ``mgic`` / ``dacnn`` network built from an :class:`ArchSpec`."""
 
-    def __init__(self, spec: ArchSpec) -> None:
+    def __init__(self, spec: ArchSpec, forms: Mapping[str, Any] | None = None) -> None:
         super().__init__(spec)
+        forms = forms or {}
         self.stem = conv_bn_act(spec.in_channels, spec.stem.width)
         self._gate("stem.width", self.stem.bn)
         stages = []
         w_in = spec.stem.width
         for i, stage in enumerate(spec.stages):
+            if stage.block != DEFAULT_BLOCK:  # a registered block form builds the whole stage
+                stages.append(forms[stage.block].build_stage(i, stage, w_in, self._gate))
+                w_in = stage.width
+                continue
             s, width, runs = stage.group_size, stage.width, sharing_runs(stage)
             own = (0,) if w_in != width else ()
             conv1s = share_by_runs(
@@ -79,6 +86,9 @@ class ResNetLike(MgsearchNet):
         self.stages = nn.ModuleList(stages)
         self.head = ClassifierHead(w_in, spec.num_classes, spec.head.dropout)
         init_weights(self)
+        for m in self.modules():  # block forms' transfer operators (e.g. vcycle R / P) start as theirs
+            if m is not self and hasattr(m, "init_transfers"):
+                m.init_transfers()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)

@@ -1,0 +1,132 @@
+"""The MGIC block as its authors built it (``Stage.block = "vcycle"`` in family ``mgic``).
+
+Reference: BGUCompSci/MultigridInChannelsCNNs, ``resnetMG.py`` (``MgBlockDwGroup``, default form:
+``pwGroup=True``, ``bottleneck=False``, one-sided, serial cycle). A nonlinear V-cycle over channel
+levels ``c_0 = width, c_{l+1} = c_l / 2``; the halving stops at the first half below
+``coarse_width`` (the authors' ``mgFcChannel``), which is the coarsest level ``L`` (``L >= 1``)::
+
+    x = relu(bn(enter(x)))       only when the block changes width or stride: 3x3, stride,
+                                 groups gcd(c_in, width) (= c_in, depthwise, in the authors' code)
+    x_{l+1} = R_l x_l            l = 0..L-1: 1x1, groups g_l = max(c_l // s, 1), c_l -> c_l / 2
+    y_L = relu(x_L + bn2(conv2(relu(bn1(conv1(x_L))))))          dense 3x3 residual block
+    z_l = x_l + bnp_l(P_l(y_{l+1} - x_{l+1}))                     P_l: 1x1, groups g_l, c_l/2 -> c_l
+    y_l = relu(z_l + bn2_l(conv2_l(relu(bn1_l(conv1_l(z_l))))))   3x3 convs with groups g_l
+
+The block's output is ``y_0`` (no skip around the whole block). R and P start as averaging
+operators (every weight ``1/s``, as the authors' block initialises them).
+
+Widths: the blocks of a vcycle stage have no free inner width (``blocks[j].inner`` equals
+``stage.width``: one width slot per stage); every level above the coarsest is even and, when it is
+at least ``s``, a multiple of ``s``; ``share`` is 1. Pure Python: the torch modules are in
+:mod:`mgsearch.families.residual.vcycle_modules`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mgsearch.errors import SpecError
+from mgsearch.families.family import BlockForm
+from mgsearch.layers.accounting import LayerCost, bn_row, conv_row, out_size
+from mgsearch.spec import Stage, WidthSlot
+
+__all__ = ["VCycleForm", "VCYCLE", "vcycle_levels", "level_groups", "vcycle_block_complexity"]
+
+
+def level_groups(c: int, s: int) -> int:
+    """Groups of the convs of a level of width ``c`` (the authors' ``max(c / s, 1)``)."""
+    return max(c // s, 1)
+
+
+def vcycle_levels(width: int, coarse_width: int) -> list[int]:
+    """``[c_0, ..., c_L]``: halve while the half is ``>= coarse_width``; the first half below it is
+    the last (coarsest) entry. Always at least two levels (the authors' block restricts once)."""
+    levels = [width]
+    while True:
+        levels.append(levels[-1] // 2)
+        if levels[-1] < coarse_width:
+            return levels
+
+
+def vcycle_block_complexity(name: str, c_in: int, width: int, stride: int, size: int, s: int,
+                            coarse_width: int) -> list[LayerCost]:
+    """Rows of one V-cycle block on a ``size x size`` input, in forward order."""
+    rows: list[LayerCost] = []
+    if stride != 1 or c_in != width:
+        rows.append(conv_row(f"{name}.enter.conv", c_in, width, 3, stride, size,
+                             groups=_gcd(c_in, width)))
+        size = out_size(size, stride)
+        rows.append(bn_row(f"{name}.enter.bn", width, size))
+    levels = vcycle_levels(width, coarse_width)
+    fine = levels[:-1]
+    for l, c in enumerate(fine):
+        rows.append(conv_row(f"{name}.down.{l}", c, c // 2, 1, 1, size, groups=level_groups(c, s)))
+    c = levels[-1]
+    rows += [
+        conv_row(f"{name}.coarse.conv1", c, c, 3, 1, size), bn_row(f"{name}.coarse.bn1", c, size),
+        conv_row(f"{name}.coarse.conv2", c, c, 3, 1, size), bn_row(f"{name}.coarse.bn2", c, size),
+    ]
+    for l in range(len(fine) - 1, -1, -1):
+        c, g, p = fine[l], level_groups(fine[l], s), f"{name}.up.{l}"
+        rows += [
+            conv_row(f"{p}.P", c // 2, c, 1, 1, size, groups=g), bn_row(f"{p}.bnp", c, size),
+            conv_row(f"{p}.conv1", c, c, 3, 1, size, groups=g), bn_row(f"{p}.bn1", c, size),
+            conv_row(f"{p}.conv2", c, c, 3, 1, size, groups=g), bn_row(f"{p}.bn2", c, size),
+        ]
+    return rows
+
+
+def _gcd(a: int, b: int) -> int:
+    from math import gcd
+
+    return gcd(a, b)
+
+
+class VCycleForm(BlockForm):
+    """The ``vcycle`` block form (see the module docstring)."""
+
+    name = "vcycle"
+    description = ("the authors' MGIC block: a nonlinear V-cycle over channel levels (resnetMG.py "
+                   "MgBlockDwGroup); coarse_width = their mgFcChannel")
+
+    def validate_stage(self, path: str, stage: Stage, c_in: int) -> None:
+        s = stage.group_size
+        if s is None:
+            raise SpecError(f"{path}.group_size=null: block=\"vcycle\" needs a group size (its grouped convs "
+                            f"have groups of group_size channels)")
+        if stage.coarse_width is None:
+            raise SpecError(f"{path}.coarse_width is missing: block=\"vcycle\" needs it (the authors' "
+                            f"mgFcChannel, e.g. 32)")
+        if stage.share != 1:
+            raise SpecError(f"{path}.share={stage.share} is not allowed with block=\"vcycle\" (use 1)")
+        for j, block in enumerate(stage.blocks):
+            if block.inner != stage.width:
+                raise SpecError(f"{path}.blocks[{j}].inner={block.inner} differs from {path}.width={stage.width}: "
+                                f"a vcycle block has no inner width of its own")
+        for c in vcycle_levels(stage.width, stage.coarse_width)[:-1]:
+            if c % 2 or (c >= s and c % s):
+                raise SpecError(
+                    f"{path}.width={stage.width} gives channel level {c} (coarse_width={stage.coarse_width}), "
+                    f"which must be even and, when >= group_size={s}, a multiple of it"
+                )
+
+    def stage_slots(self, i: int, stage: Stage) -> list[WidthSlot]:
+        paths = (f"stages[{i}].width",) + tuple(f"stages[{i}].blocks[{j}].inner" for j in range(stage.depth))
+        return [WidthSlot(f"stages[{i}].width", "stage", paths, stage.width, stage.group_size or 1)]
+
+    def stage_complexity(self, i: int, stage: Stage, c_in: int, size: int) -> list[LayerCost]:
+        rows: list[LayerCost] = []
+        for j in range(stage.depth):
+            stride = stage.stride if j == 0 else 1
+            rows += vcycle_block_complexity(f"stages.{i}.blocks.{j}", c_in, stage.width, stride, size,
+                                            stage.group_size, stage.coarse_width)  # type: ignore[arg-type]
+            size, c_in = out_size(size, stride), stage.width
+        return rows
+
+    def build_stage(self, i: int, stage: Stage, c_in: int, gate: Any) -> Any:
+        from mgsearch.families.residual.vcycle_modules import VCycleStage
+
+        return VCycleStage(i, stage, c_in, gate)
+
+
+VCYCLE = VCycleForm()
