@@ -32,6 +32,15 @@ class Preset:
     macs: int
 
 
+def _anchored(depths: tuple[int, ...], widths: tuple[int, ...]) -> ArchSpec:
+    """DACNN-mix (``dacnn``, ``block="anchored"``): stem of the first width, stride 2 from stage 1 on."""
+    stages = tuple(
+        Stage(width=w, blocks=tuple(Block(inner=w) for _ in range(n)), stride=1 if i == 0 else 2, block="anchored")
+        for i, (n, w) in enumerate(zip(depths, widths))
+    )
+    return ArchSpec(family="dacnn", stem=Stem(width=widths[0]), stages=stages)
+
+
 def _resnet_like(family: str, n: int, *, widths=(16, 32, 64), s: int | None = None, share: int = 1) -> ArchSpec:
     stages = tuple(
         Stage(width=w, blocks=tuple(Block(inner=w) for _ in range(n)), stride=1 if i == 0 else 2,
@@ -71,6 +80,16 @@ _TABLE: tuple[Preset, ...] = (
     Preset("dacnn56", "ResNet-56 layout, one anchored conv1/conv2 pair per stage (share=9)",
            "Huang, Dwivedi, Roig, Deep Anchored CNNs (arXiv 1904.09764), DACNN-mix style sharing per stage",
            _resnet_like("dacnn", 9, share=9), 124_954, 125_485_696),
+    Preset("dacnn-mix34", "DACNN-mix as its authors built it: [3,4,6,3] blocks, widths 64/128/256/512, "
+           "one anchored kernel per stage (block=\"anchored\"); 4,925,668 params with 100 classes",
+           "Huang, Dwivedi, Roig, Deep Anchored CNNs (arXiv 1904.09764), code Gabriel-Huang/DACNN_release "
+           "resnet_mix_reg.py (resnet_mix: 4,925,668 used params on CIFAR-100; no regulators applied)",
+           _anchored((3, 4, 6, 3), (64, 128, 256, 512)), 4_879_498, 1_159_402_496),
+    Preset("dacnn-mix20", "Small DACNN-mix (CIFAR-10 sized): [3,3,3] blocks, widths 16/32/64, one anchored "
+           "kernel per stage (block=\"anchored\")",
+           "Huang, Dwivedi, Roig, Deep Anchored CNNs (arXiv 1904.09764), the authors' DACNN-mix block "
+           "(DACNN_release resnet_mix_reg.py) at ResNet-20 widths; no reported size",
+           _anchored((3, 3, 3), (16, 32, 64)), 76_842, 40_813_184),
     Preset("mgnet-2222-256", "MgNet[2,2,2,2]-256-B^l: 4 levels of width 256, 2 steps, B shared per level",
            "He & Xu, MgNet (arXiv 1901.10415), code XuTeam/MgNet_Code; reported about 8.2M params",
            _mgnet_like("mgnet", (256,) * 4, (256,) * 4), 8_278_794, 3_800_828_416),

@@ -5,7 +5,7 @@ One generator, :func:`random_spec`, draws through a tiny chooser protocol (``int
 reproducible scripts (:func:`seeded_specs`, used by ``benchmarks/bench_cost.py``).
 
 Coverage: every registered family (asked for its rules: group sizes, sharing, tied widths, block
-forms such as mgic's ``vcycle``), dense and MGIC stages (group sizes 2..16), sharing runs of every
+forms such as mgic's ``vcycle`` and dacnn's ``anchored``), dense and MGIC stages (group sizes 2..16), sharing runs of every
 length, stride 1/2 (also on stage 0), widening, narrowing (projection shortcuts) and equal-width
 stages, in_channels 1/3, input sizes 28/32, dropout on/off, 1-3 stages of 1-3 blocks.
 """
@@ -75,8 +75,13 @@ def random_spec(
         share = c.integer(1, depth) if fam.allows_sharing else 1
         stride = c.choice((1, 1, 2)) if i == 0 else c.choice((1, 2, 2))
         width = _width(c, m, max_width)
-        forms = sorted(fam.block_forms) if s is not None else []
+        # vcycle needs a group size; anchored (dacnn) has none
+        forms = [f for f in sorted(fam.block_forms) if (f == "anchored") == (s is None)]
         form = c.choice(["conv", *forms]) if forms else "conv"
+        if form == "anchored":  # one kernel per stage: every block has the stage width, share 1
+            stages.append(Stage(width=width, blocks=tuple(Block(inner=width) for _ in range(depth)),
+                                stride=stride, block=form))
+            continue
         if form == "vcycle":  # widths s * 2^k keep every channel level valid; no inner, no sharing
             width, share, coarse = s * 2 ** c.integer(0, 2), 1, c.choice((2, 4, 8, 16))
             stages.append(Stage(width=width, blocks=tuple(Block(inner=width) for _ in range(depth)),

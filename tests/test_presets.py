@@ -99,3 +99,13 @@ def test_resolve_spec_errors_name_the_file(tmp_path: Path) -> None:
         resolve_spec("resnet20", input_size=0)
     with pytest.raises(MgsearchError, match="empty"):
         resolve_spec("  ")
+
+
+def test_dacnn_mix34_is_the_authors_network() -> None:
+    """DACNN_release resnet_mix_reg.py (resnet_mix, CIFAR-100): 4,925,668 used params (regulators unused)."""
+    from dataclasses import replace
+
+    p = PRESETS["dacnn-mix34"]
+    assert all(st.block == "anchored" for st in p.spec.stages)
+    assert cost(replace(p.spec, num_classes=100)).params == 4_925_668
+    assert PRESETS["dacnn-mix20"].spec.stages[0].block == "anchored"
