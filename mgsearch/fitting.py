@@ -8,8 +8,9 @@ LW-DNA strategy (the uniform base of a structure at the budget, before widening)
 The rule (:func:`scale_widths`): every width slot of the spec (:func:`mgsearch.spec.width_slots`,
 so ties in residual streams, sharing runs and MgNet f-widths move together) becomes
 ``profile[i] * factor`` rounded to the *nearest* multiple of the slot's step (its ``multiple_of``,
-the stage's group size), and never below ``min(MIN_WIDTH, the slot's own width)`` nor below one
-step. ``profile`` defaults to the spec's own widths (a uniform scaling of the spec); the baselines
+the stage's group size) that the slot accepts (a block form's extra rule, :attr:`WidthSlot.allowed`:
+e.g. a vcycle stage's channel levels), and never below ``min(MIN_WIDTH, the slot's own width)`` nor
+below one step. ``profile`` defaults to the spec's own widths (a uniform scaling of the spec); the baselines
 pass the classic 1/2/4 stage profile, and steps that round the stem with its stage (so the uniform
 network's stem equals its first stage's width).
 The factor is found by bisection on a budget check (usually of the analytic cost).
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from mgsearch.spec import MAX_WIDTH, ArchSpec, round_to_multiple, width_slots
+from mgsearch.spec import MAX_WIDTH, ArchSpec, width_slots
 
 __all__ = ["MIN_WIDTH", "scale_widths", "narrowest", "scale_to_budget", "BISECTION_STEPS"]
 
@@ -57,7 +58,7 @@ def scale_widths(
         if step < 1 or step % s.multiple_of:
             raise ValueError(f"step {step} of width slot {s.name} is not a multiple of its multiple_of={s.multiple_of}")
     values = [
-        round_to_multiple(w * factor, step, minimum=min(s.value, min_width))
+        s.round(w * factor, step=step, minimum=min(s.value, min_width))
         for w, step, s in zip(weights, grid, slots)
     ]
     return spec.with_slot_values(values)

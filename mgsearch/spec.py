@@ -28,7 +28,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from mgsearch.errors import SpecError, clip, clip_repr, field_error, key_path, unknown_key_error
 from mgsearch.inputs import check_nesting
@@ -387,6 +387,10 @@ class WidthSlot:
 
     ``multiple_of`` is the rounding rule (the stage's ``group_size``, or 1); ``kind`` is ``"stem"``,
     ``"stage"`` (a residual stream / u-width) or ``"inner"`` (a block's free width / f-width).
+    ``allowed`` (None: every multiple) is a further rule a block form sets on its slots, a predicate on
+    the width (e.g. a vcycle stage's channel levels must stay multiples of the group size): every
+    place that sets a slot's width (scaling, widening, shrinking, the space's multiplier) takes only
+    widths that :meth:`accepts`, via :meth:`round` / :meth:`round_up` / :meth:`choices`.
     """
 
     name: str
@@ -394,6 +398,29 @@ class WidthSlot:
     paths: tuple[str, ...]
     value: int
     multiple_of: int
+    allowed: Callable[[int], bool] | None = field(default=None, compare=False, repr=False)
+
+    def accepts(self, width: int) -> bool:
+        """``width`` is a valid value of this slot (a positive multiple of ``multiple_of`` and ``allowed``)."""
+        return width >= 1 and width % self.multiple_of == 0 and (self.allowed is None or bool(self.allowed(width)))
+
+    def round(self, value: float, *, step: int | None = None, minimum: int = 1) -> int:
+        """The nearest accepted multiple of ``step`` (default ``multiple_of``) that is >= max(minimum, step)."""
+        return round_width(value, step or self.multiple_of, minimum=minimum, allowed=self.allowed)
+
+    def round_up(self, value: float, *, minimum: int = 1) -> int:
+        """The smallest accepted multiple of ``multiple_of`` that is >= max(value, minimum) (a hair of tolerance)."""
+        m = self.multiple_of
+        w = max(m, math.ceil(max(value, minimum) / m - 1e-9) * m)
+        while not self.accepts(w) and w <= MAX_WIDTH:
+            w += m
+        return w
+
+    def choices(self, low: int, high: int) -> list[int]:
+        """The accepted widths in ``low..high``, ascending."""
+        m = self.multiple_of
+        first = max(m, math.ceil(low / m) * m)
+        return [w for w in range(first, high + 1, m) if self.accepts(w)]
 
 
 def width_slots(spec: ArchSpec) -> tuple[WidthSlot, ...]:
@@ -546,3 +573,24 @@ def round_to_multiple(value: float, multiple: int, *, minimum: int = 1) -> int:
     low = max(minimum, multiple)
     low = int(math.ceil(low / multiple) * multiple)
     return max(low, int(round(value / multiple)) * multiple)
+
+
+def round_width(value: float, multiple: int, *, minimum: int = 1, allowed: Callable[[int], bool] | None = None) -> int:
+    """:func:`round_to_multiple` restricted to the widths ``allowed`` accepts (None: all): the nearest
+    such multiple of ``multiple`` that is >= max(minimum, multiple); a tie goes to the narrower one.
+    Falls back to the plain rounding when no multiple up to :data:`MAX_WIDTH` is allowed."""
+    base = round_to_multiple(value, multiple, minimum=minimum)
+    if allowed is None or allowed(base):
+        return base
+    low = int(math.ceil(max(minimum, multiple) / multiple) * multiple)
+    below = base - multiple
+    above = base + multiple
+    while below >= low or above <= MAX_WIDTH:
+        down = below if below >= low and allowed(below) else None
+        up = above if above <= MAX_WIDTH and allowed(above) else None
+        if down is not None and (up is None or value - down <= up - value):
+            return down
+        if up is not None:
+            return up
+        below, above = below - multiple, above + multiple
+    return base

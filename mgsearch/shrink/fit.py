@@ -29,7 +29,8 @@ The LW-DNA shrink step (see ``docs/lwdna.md``):
 
 Ties are respected because the unit of choice is a :class:`~mgsearch.spec.WidthSlot` (residual
 streams, sharing runs and MgNet f-widths are one slot each) and every value is a multiple of the
-slot's ``multiple_of``; the returned spec passes ArchSpec validation.
+slot's ``multiple_of`` that the slot accepts (a block form's rule, e.g. vcycle levels); the returned
+spec passes ArchSpec validation.
 """
 
 from __future__ import annotations
@@ -79,8 +80,8 @@ def _check_keep(keep_ratio: float, min_width: int) -> None:
 def slot_minimums(spec: ArchSpec, *, keep_ratio: float = 0.4, min_width: int = 4) -> list[int]:
     """Per slot: the smallest width shrink may give it.
 
-    ``max(keep_ratio * width, min_width)`` rounded up to the slot's ``multiple_of``, never above the
-    slot's current width.
+    ``max(keep_ratio * width, min_width)`` rounded up to the slot's ``multiple_of`` (and to a width the
+    slot accepts, :attr:`~mgsearch.spec.WidthSlot.allowed`), never above the slot's current width.
     """
     _check_keep(keep_ratio, min_width)
     out = []
@@ -88,6 +89,8 @@ def slot_minimums(spec: ArchSpec, *, keep_ratio: float = 0.4, min_width: int = 4
         m = slot.multiple_of
         low = max(keep_ratio * slot.value, min_width, m)
         value = math.ceil(low / m - 1e-9) * m
+        if slot.allowed is not None:  # a block form's rule (vcycle levels): the next width it accepts
+            value = slot.round_up(value)
         out.append(min(value, slot.value))
     return out
 
@@ -221,7 +224,7 @@ def _ladders(
     out = []
     for i, slot in enumerate(slots):
         m = slot.multiple_of
-        candidates = list(range(mins[i], full[i] + 1, m))
+        candidates = [w for w in range(mins[i], full[i] + 1, m) if slot.accepts(w)]
         ladder: list[int] = []
         best = [math.inf, math.inf]
         for w in reversed(candidates):

@@ -29,7 +29,11 @@ def widen(spec: ArchSpec, factor: float) -> ArchSpec:
         raise ConfigError(f"widen={clip_repr(factor)} must be a positive number (e.g. 2 for twice the widths)")
     if factor > MAX_WIDTH:
         raise ConfigError(f"widen={factor:g} makes every width above the maximum {MAX_WIDTH}")
-    values = [widen_width(slot.value, float(factor), slot.multiple_of) for slot in width_slots(spec)]
+    values = [
+        widen_width(slot.value, float(factor), slot.multiple_of) if slot.allowed is None
+        else slot.round_up(slot.value * float(factor))  # a block form's rule (vcycle levels)
+        for slot in width_slots(spec)
+    ]
     too_wide = max(values)
     if too_wide > MAX_WIDTH:
         raise ConfigError(f"widen={factor} makes a width of {too_wide}, above the maximum {MAX_WIDTH}")

@@ -9,9 +9,9 @@ from typing import Any, Iterator, Sequence
 
 from mgsearch.inputs import parse_toml, read_input_file
 from mgsearch.space.choosers import Chooser, RandomChooser
-from mgsearch.space.format import FloatKnob, IntRange, ParsedSpace, StageSpace, parse_space
+from mgsearch.space.format import FloatKnob, IntRange, ParsedSpace, StageSpace, block_form_widths, parse_space
 from mgsearch.families.registry import get_family
-from mgsearch.spec import MAX_WIDTH, ArchSpec, Block, Head, Stage, Stem
+from mgsearch.spec import MAX_WIDTH, ArchSpec, Block, Head, Stage, Stem, round_width
 
 __all__ = ["SearchSpace"]
 
@@ -32,6 +32,16 @@ def _scale(value: int, mult: float, multiple: int) -> int:
     return min(scaled, MAX_WIDTH // m * m)
 
 
+def _suffix(st: StageSpace, g: int | None, block: str, cw: int | None) -> str:
+    """The width knobs' suffix: the group size when the stage offers several, and the block form
+    (with its coarse width when several) for a block-form stage, e.g. ``@s16.vcycle-cw32``."""
+    parts = [_tag(g)] if len(st.group_sizes) > 1 else []
+    if block != "conv":
+        assert g is not None
+        parts.append(block + (f"-cw{cw}" if len(st.coarse_choices(g)) > 1 else ""))
+    return "@" + ".".join(parts) if parts else ""
+
+
 def _runs(depth: int, share: int) -> list[range]:
     return [range(i, min(i + share, depth)) for i in range(0, depth, share)]
 
@@ -49,7 +59,12 @@ class SearchSpace:
       families) or ``s{i}.b{j}.inner`` (``per_layer``: one per sharing run, ``j`` = the run's first
       block). When a stage offers several group sizes, its width knobs carry the choice as a suffix
       (``s1.width@s8``, ``s1.width@dense``): each name has one fixed domain, the widths of the range
-      that are multiples of that group size, so every drawn spec is valid.
+      that are multiples of that group size, so every drawn spec is valid;
+    * ``s{i}.block`` (``"conv"`` or a block form of the family, e.g. ``"vcycle"``; asked only with a
+      group size) and ``s{i}.coarse_width`` (vcycle stages, ``@s{g}`` when several group sizes): a
+      vcycle stage has one width knob ``s{i}.width@vcycle`` (``@s16.vcycle``, ``@vcycle-cw32``...)
+      whose domain holds only the widths whose channel levels are valid, no inner knobs (its blocks'
+      inner is the width) and ``share`` 1.
 
     A knob whose domain holds a single value is not asked. The chosen width is multiplied by the
     width multiplier and rounded to the stage's group size.
@@ -151,15 +166,25 @@ class SearchSpace:
         tied = get_family(p.family).knobs.stem_is_first_inner  # stage 0's inner is the stem width
         mult = self._float(chooser, "width_multiplier", p.width_multiplier)
         dropout = self._float(chooser, "head.dropout", p.dropout)
-        structure: list[tuple[int | None, int, int]] = []
+        structure: list[tuple[int | None, int, int, str, int | None]] = []
         for i, st in enumerate(p.stages):
             g = st.group_sizes[0] if len(st.group_sizes) == 1 else chooser.categorical(
                 f"s{i}.group_size", list(st.group_sizes)
             )
-            share_choice = st.shares[0] if len(st.shares) == 1 else chooser.categorical(f"s{i}.share", list(st.shares))
+            blocks = st.block_choices(g)
+            block = blocks[0] if len(blocks) == 1 else str(chooser.categorical(f"s{i}.block", list(blocks)))
+            cw: int | None = None
+            if block != "conv":
+                assert g is not None
+                cws = st.coarse_choices(g)
+                cw_name = f"s{i}.coarse_width" + (f"@{_tag(g)}" if len(st.group_sizes) > 1 else "")
+                cw = cws[0] if len(cws) == 1 else int(chooser.categorical(cw_name, list(cws)))
+            share_choice = st.shares[0] if len(st.shares) == 1 or block != "conv" else chooser.categorical(
+                f"s{i}.share", list(st.shares)
+            )
             depth = self._int(chooser, f"s{i}.depth", st.depth.min, st.depth.max, st.depth.step)
-            share = depth if share_choice == "all" else min(int(share_choice), depth)
-            structure.append((g, share, depth))
+            share = 1 if block != "conv" else depth if share_choice == "all" else min(int(share_choice), depth)
+            structure.append((g, share, depth, block, cw))
 
         g0 = structure[0][0]
         stem_multiple = (g0 or 1) if tied else 1
@@ -167,9 +192,19 @@ class SearchSpace:
         stem_w = _scale(self._width(chooser, stem_name, p.stem, stem_multiple if tied else None), mult, stem_multiple)
 
         stages = []
-        for i, (st, (g, share, depth)) in enumerate(zip(p.stages, structure)):
-            sfx = f"@{_tag(g)}" if len(st.group_sizes) > 1 else ""
+        for i, (st, (g, share, depth, block, cw)) in enumerate(zip(p.stages, structure)):
+            sfx = _suffix(st, g, block, cw)
             m = g or 1
+            if block != "conv":  # a block form: one width knob over the widths it accepts; inner = width
+                assert g is not None and cw is not None
+                form = get_family(p.family).block_forms[block]
+                width = self._choose(chooser, f"s{i}.width{sfx}", block_form_widths(form, st.width, g, cw))
+                if mult != 1.0:
+                    width = round_width(width * mult, g, minimum=g,
+                                        allowed=lambda w, f=form, g=g, c=cw: f.width_allowed(w, g, c))
+                stages.append(Stage(width=width, blocks=tuple(Block(inner=width) for _ in range(depth)),
+                                    stride=st.stride, group_size=g, share=1, block=block, coarse_width=cw))
+                continue
             width = _scale(self._width(chooser, f"s{i}.width{sfx}", st.width, g), mult, m)
             inners: list[int] = [0] * depth
             if tied and i == 0:
@@ -193,6 +228,16 @@ class SearchSpace:
     @staticmethod
     def _int(chooser: Chooser, name: str, low: int, high: int, step: int) -> int:
         return low if low == high else int(chooser.int(name, low, high, step))
+
+    @staticmethod
+    def _choose(chooser: Chooser, name: str, values: Sequence[int]) -> int:
+        """One of ``values`` (ascending, non-empty): an int knob when they are evenly spaced, else categorical."""
+        if len(values) == 1:
+            return values[0]
+        step = values[1] - values[0]
+        if all(b - a == step for a, b in zip(values, values[1:])):
+            return int(chooser.int(name, values[0], values[-1], step))
+        return int(chooser.categorical(name, list(values)))
 
     @staticmethod
     def _float(chooser: Chooser, name: str, knob: FloatKnob) -> float:
@@ -227,10 +272,18 @@ class SearchSpace:
             names.append("width_multiplier")
         if p.dropout.choices is not None or not p.dropout.fixed:
             names.append("head.dropout")
+        fam = get_family(p.family)
         for i, st in enumerate(p.stages):
             if len(st.group_sizes) > 1:
                 names.append(f"s{i}.group_size")
-            if len(st.shares) > 1:
+            if any(len(st.block_choices(g)) > 1 for g in st.group_sizes):
+                names.append(f"s{i}.block")
+            for g in st.group_sizes:
+                if g is not None and any(b != "conv" for b in st.blocks) and len(st.coarse_choices(g)) > 1:
+                    name = f"s{i}.coarse_width" + (f"@{_tag(g)}" if len(st.group_sizes) > 1 else "")
+                    if name not in names:
+                        names.append(name)
+            if len(st.shares) > 1 and "conv" in st.blocks:
                 names.append(f"s{i}.share")
             if not st.depth.fixed:
                 names.append(f"s{i}.depth")
@@ -250,7 +303,19 @@ class SearchSpace:
             if not p.stem.fixed:
                 names.append("stem.width")
         for i, st in enumerate(p.stages):
-            widths(f"s{i}.width", st.width, st, False)
+            if "conv" in st.blocks:
+                widths(f"s{i}.width", st.width, st, False)
+            for g in st.group_sizes:
+                for b in st.block_choices(g):
+                    if b == "conv":
+                        continue
+                    assert g is not None
+                    for cw in st.coarse_choices(g):
+                        name = f"s{i}.width{_suffix(st, g, b, cw)}"
+                        if len(block_form_widths(fam.block_forms[b], st.width, g, cw)) > 1 and name not in names:
+                            names.append(name)
+            if "conv" not in st.blocks:
+                continue
             if tied and i == 0:
                 continue  # stage 0's inner is the stem width: no knob of its own
             if st.per_layer:
@@ -283,15 +348,16 @@ class SearchSpace:
 
         p = self._p
 
-        def spec_for(gs: Sequence[int | None]) -> ArchSpec:
-            fixed = {f"s{i}.group_size": g for i, g in enumerate(gs)}
+        def spec_for(gs: Sequence[tuple[int | None, str]]) -> ArchSpec:
+            fixed = {f"s{i}.group_size": g for i, (g, _) in enumerate(gs)}
+            fixed.update({f"s{i}.block": b for i, (_, b) in enumerate(gs)})
             return self.to_spec(_ExtremeChooser(largest=largest, fixed=fixed))
 
         def key(spec: ArchSpec) -> tuple[int, int]:
             c = cost(spec)
             return (c.params, c.macs) if largest else (-c.params, -c.macs)
 
-        choices = [st.group_sizes for st in p.stages]
+        choices = [[(g, b) for g in st.group_sizes for b in st.block_choices(g)] for st in p.stages]
         n_combos = 1
         for c in choices:
             n_combos *= len(c)

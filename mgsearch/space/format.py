@@ -15,6 +15,8 @@ A space file is TOML (see ``docs/concepts.md``, "Search-space files")::
     inner = { min = 8, max = 64, step = 8, per_layer = true }
     group_size = [8, 16, "none"]
     share = [1, 2]
+    block = ["conv", "vcycle"]          # optional: the family's block forms (default "conv")
+    coarse_width = ["group_size", 32]   # optional, vcycle stages: the coarsest level (default: group size)
 
 Every mistake raises :class:`~mgsearch.errors.ConfigError` with one line naming the file, the key
 path (``stages[1].inner.max``), the value and what is allowed.
@@ -39,7 +41,9 @@ _TOP_KEYS = (
     "family", "description", "in_channels", "num_classes", "input_size", "width_multiplier", "dropout",
     "stem", "stages",
 )
-_STAGE_KEYS = ("stride", "depth", "width", "inner", "group_size", "share")
+_STAGE_KEYS = ("stride", "depth", "width", "inner", "group_size", "share", "block", "coarse_width")
+#: the ``coarse_width`` choice meaning "equal to the stage's group size" (the default)
+COARSE_IS_GROUP = "group_size"
 _RANGE_KEYS = ("min", "max", "step")
 
 
@@ -116,10 +120,21 @@ class StageSpace:
     stride: int
     depth: IntRange
     width: IntRange
-    inner: IntRange | None  # None only for stage 0 of a family whose knobs.stem_is_first_inner (MgNet)
+    inner: IntRange | None  # None for stage 0 of a family whose knobs.stem_is_first_inner (MgNet), or
+    # for a stage whose only block form has no inner width (block = "vcycle")
     per_layer: bool
     group_sizes: tuple[int | None, ...]
     shares: tuple[int | str, ...]  # ints >= 1 and/or "all"
+    blocks: tuple[str, ...] = ("conv",)  # "conv" and/or block forms of the family (Stage.block)
+    coarse_widths: tuple[int | str, ...] = (COARSE_IS_GROUP,)  # ints >= 2 and/or "group_size"
+
+    def coarse_choices(self, group_size: int) -> tuple[int, ...]:
+        """The coarse widths a vcycle stage of this group size may take, ascending."""
+        return tuple(sorted({group_size if c == COARSE_IS_GROUP else int(c) for c in self.coarse_widths}))
+
+    def block_choices(self, group_size: int | None) -> tuple[str, ...]:
+        """The block forms a stage with this group size may take (block forms need a group size)."""
+        return self.blocks if group_size is not None else ("conv",)
 
     def to_data(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -131,6 +146,9 @@ class StageSpace:
         }
         if self.inner is not None:
             out["inner"] = {**self.inner.to_data(), "per_layer": self.per_layer}
+        if self.blocks != ("conv",):  # left out when default: existing spaces keep their data
+            out["block"] = list(self.blocks)
+            out["coarse_width"] = list(self.coarse_widths)
         return out
 
 
@@ -354,6 +372,7 @@ def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageS
     if "width" not in sd:
         r.missing(f"{p}.width", "an integer or a table {min, max, step}")
     width = r.int_range(f"{p}.width", sd["width"], minimum=1, maximum=MAX_WIDTH)
+    blocks, coarse_widths = _parse_blocks(r, p, sd, family)
 
     inner: IntRange | None = None
     per_layer = fam.knobs.per_layer_inner
@@ -363,6 +382,8 @@ def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageS
                 f"{p}.inner", sd["inner"],
                 f"is not allowed: in family {family!r} level 0's f-width is the stem width; set stem.width instead",
             )
+    elif "conv" not in blocks and "inner" not in sd:
+        pass  # block forms without an inner width of their own (vcycle: inner = width)
     else:
         if "inner" not in sd:
             r.missing(f"{p}.inner", "an integer or a table {min, max, step, per_layer}")
@@ -413,7 +434,87 @@ def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageS
         shares.append(s)
     if len(set(shares)) != len(shares):
         r.fail(f"{p}.share", raw_sh, "repeats a choice; list each choice once")
-    return StageSpace(
+    if "conv" not in blocks and None in group_sizes:
+        r.fail(f"{p}.group_size", raw_gs,
+               f'cannot be "none" with block={show(sd.get("block"))}: block forms need a group size '
+               f'(add "conv" to block, or drop "none")')
+    if blocks != ("conv",) and all(g is None for g in group_sizes):
+        r.fail(f"{p}.block", sd.get("block"), 'needs a group size: block forms exist only with MGIC group sizes '
+               '(group_size = "none" allows only "conv")')
+    stage = StageSpace(
         stride=stride, depth=depth, width=width, inner=inner, per_layer=per_layer,
-        group_sizes=tuple(group_sizes), shares=tuple(shares),
+        group_sizes=tuple(group_sizes), shares=tuple(shares), blocks=blocks, coarse_widths=coarse_widths,
     )
+    # every (group size, block form, coarse width) must leave at least one width of the range valid
+    for b in blocks:
+        if b == "conv":
+            continue
+        form = fam.block_forms[b]
+        for g in group_sizes:
+            if g is None:
+                continue
+            for cw in stage.coarse_choices(g):
+                if not block_form_widths(form, width, g, cw):
+                    r.fail(
+                        f"{p}.width", sd["width"],
+                        f"holds no width valid for block={b!r} with group_size={g}, coarse_width={cw} (its "
+                        f"channel levels must stay even multiples of the group size, e.g. {g}, {2 * g}, {4 * g}); "
+                        f"allowed: a range holding such a width",
+                    )
+    return stage
+
+
+def block_form_widths(form: Any, rng: IntRange, group_size: int, coarse_width: int) -> list[int]:
+    """The widths of ``rng`` that a stage of block form ``form`` accepts (multiples of the group size
+    passing the form's ``width_allowed`` rule), ascending."""
+    dom = rng.domain(group_size)
+    if dom is None:
+        return []
+    first, last, step = dom
+    return [w for w in range(first, last + 1, step) if form.width_allowed(w, group_size, coarse_width)]
+
+
+def _parse_blocks(r: _Reader, p: str, sd: Mapping[str, Any], family: str) -> tuple[tuple[str, ...], tuple[int | str, ...]]:
+    """``block`` (default "conv") and ``coarse_width`` (default "group_size") of a stage table."""
+    fam = get_family(family)
+    # the block forms a space may choose: the family's (Family.add_block_form) that define a width rule
+    searchable = ["conv"] + [n for n, f in fam.block_forms.items() if hasattr(f, "width_allowed")]
+    raw_b = sd.get("block", "conv")
+    b_list = _choices(raw_b)
+    if not b_list:
+        r.fail(f"{p}.block", raw_b, f"must hold at least one choice; allowed: {', '.join(searchable)}")
+    blocks: list[str] = []
+    for k, b in enumerate(b_list):
+        where = f"{p}.block" if not isinstance(raw_b, list) else f"{p}.block[{k}]"
+        if not isinstance(b, str):
+            r.fail(where, b, f"must be a string naming a block form; allowed: {', '.join(searchable)}")
+        if b not in searchable:
+            if len(searchable) == 1:
+                having = ", ".join(family_names(lambda f: bool(f.block_forms))) or "none"
+                r.fail(where, b, f'is not allowed in family {family!r}: it has no block forms (use "conv"); '
+                                 f"families with block forms: {having}")
+            if b in fam.block_forms:
+                r.fail(where, b, f"is a block form of family {family!r} that search spaces cannot choose yet (it "
+                                 f"defines no width_allowed rule); allowed: {', '.join(searchable)}")
+            r.fail(where, b, f"is not a block form of family {family!r}; allowed: {', '.join(searchable)}")
+        blocks.append(b)
+    if len(set(blocks)) != len(blocks):
+        r.fail(f"{p}.block", raw_b, "repeats a choice; list each choice once")
+    coarse: list[int | str] = [COARSE_IS_GROUP]
+    if "coarse_width" in sd:
+        raw_c = sd["coarse_width"]
+        if blocks == ["conv"]:
+            r.fail(f"{p}.coarse_width", raw_c, 'is only allowed with a block form (e.g. block = ["conv", "vcycle"])')
+        c_list = _choices(raw_c)
+        if not c_list:
+            r.fail(f"{p}.coarse_width", raw_c, 'must hold at least one choice (an integer >= 2 or "group_size")')
+        coarse = []
+        for k, c in enumerate(c_list):
+            where = f"{p}.coarse_width" if not isinstance(raw_c, list) else f"{p}.coarse_width[{k}]"
+            if c != COARSE_IS_GROUP:
+                if isinstance(c, bool) or not isinstance(c, int) or not 2 <= c <= MAX_WIDTH:
+                    r.fail(where, c, f'must be an integer in 2..{MAX_WIDTH} or "group_size" (equal to the group size)')
+            coarse.append(c)
+        if len(set(coarse)) != len(coarse):
+            r.fail(f"{p}.coarse_width", raw_c, "repeats a choice; list each choice once")
+    return tuple(blocks), tuple(coarse)

@@ -33,7 +33,11 @@ def test_widen_is_valid_and_at_least_factor(spec, factor):
         assert b.paths == a.paths
         assert b.value % b.multiple_of == 0
         assert b.value >= a.value * factor - 1e-6
-        assert b.value < a.value * factor + b.multiple_of
+        assert b.accepts(b.value)
+        # the smallest width the slot accepts (a vcycle stage's levels: WidthSlot.allowed) at or above value x factor
+        assert not any(b.accepts(w) for w in range(b.multiple_of, b.value, b.multiple_of) if w >= a.value * factor - 1e-6)
+        if b.allowed is None:
+            assert b.value < a.value * factor + b.multiple_of
 
 
 @pytest.mark.parametrize("factor", [0, -1, float("nan"), "2", True])

@@ -23,6 +23,7 @@ at least ``s``, a multiple of ``s``; ``share`` is 1. Pure Python: the torch modu
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from mgsearch.errors import SpecError
@@ -30,7 +31,7 @@ from mgsearch.families.family import BlockForm
 from mgsearch.layers.accounting import LayerCost, bn_row, conv_row, out_size
 from mgsearch.spec import Stage, WidthSlot
 
-__all__ = ["VCycleForm", "VCYCLE", "vcycle_levels", "level_groups", "vcycle_block_complexity"]
+__all__ = ["VCycleForm", "VCYCLE", "vcycle_levels", "level_groups", "vcycle_block_complexity", "vcycle_width_ok"]
 
 
 def level_groups(c: int, s: int) -> int:
@@ -46,6 +47,14 @@ def vcycle_levels(width: int, coarse_width: int) -> list[int]:
         levels.append(levels[-1] // 2)
         if levels[-1] < coarse_width:
             return levels
+
+
+def vcycle_width_ok(width: int, group_size: int, coarse_width: int) -> bool:
+    """The level rule of a vcycle stage: every level above the coarsest is even and, when it is at
+    least ``group_size``, a multiple of it (widths ``group_size * 2^k`` with a power-of-two group size
+    always are). Width slots of vcycle stages carry it as their ``allowed`` rule."""
+    s = group_size
+    return all(c % 2 == 0 and (c < s or c % s == 0) for c in vcycle_levels(width, coarse_width)[:-1])
 
 
 def vcycle_block_complexity(name: str, c_in: int, width: int, stride: int, size: int, s: int,
@@ -112,7 +121,14 @@ class VCycleForm(BlockForm):
 
     def stage_slots(self, i: int, stage: Stage) -> list[WidthSlot]:
         paths = (f"stages[{i}].width",) + tuple(f"stages[{i}].blocks[{j}].inner" for j in range(stage.depth))
-        return [WidthSlot(f"stages[{i}].width", "stage", paths, stage.width, stage.group_size or 1)]
+        rule = None
+        if stage.group_size is not None and stage.coarse_width is not None:
+            rule = partial(vcycle_width_ok, group_size=stage.group_size, coarse_width=stage.coarse_width)
+        return [WidthSlot(f"stages[{i}].width", "stage", paths, stage.width, stage.group_size or 1, rule)]
+
+    def width_allowed(self, width: int, group_size: int, coarse_width: int) -> bool:
+        """Search spaces: ``width`` is a valid stage width with this group size and coarse width."""
+        return vcycle_width_ok(width, group_size, coarse_width)
 
     def stage_complexity(self, i: int, stage: Stage, c_in: int, size: int) -> list[LayerCost]:
         rows: list[LayerCost] = []
