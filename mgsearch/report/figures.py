@@ -137,7 +137,7 @@ def pareto_figure(data: StudyData, cost: str = "params") -> go.Figure:
     for b in baseline_points(data, axis):  # one labelled trace per baseline: its name by the star and in the legend
         fig.add_trace(go.Scatter(
             name=f"{b.name} (baseline)", x=[b.cost], y=[b.val_acc], mode="markers+text", text=[b.name],
-            textposition="middle left", textfont=dict(color=COLORS["baseline"], size=12),
+            textposition="top center", textfont=dict(color=COLORS["baseline"], size=12),
             marker=dict(color=COLORS["baseline"], symbol="star", size=15, line=_outline("star", COLORS["baseline"])),
             hovertemplate=f"<b>{b.name}</b> (uniform baseline)<br>val acc %{{y:.4f}}<br>{metric.label} %{{x:,}}"
                           "<extra></extra>"))
@@ -366,19 +366,19 @@ def layer_profile_figure(data: StudyData, cost: str = "params") -> go.Figure | N
         return None
     fig = go.Figure()
     found = [p for p in profiles if not p.baseline]
-    scale = ["#fdd49e", "#fdbb84", "#fc8d59", "#ef6548", "#d7301f", "#b30000", "#7f0000"]
-    for i, p in enumerate(found):  # cheapest light, most expensive dark
-        color = scale[round(i * (len(scale) - 1) / max(len(found) - 1, 1))]
+    scale = ["#fdae6b", "#fd8d3c", "#f16913", "#d94801", "#a63603", "#7f2704"]
+    for i, p in enumerate(found):  # cheapest light, most expensive dark; a single network in the front's orange
+        color = COLORS["front"] if len(found) == 1 else scale[round(i * (len(scale) - 1) / (len(found) - 1))]
         acc = "-" if p.val_acc is None else f"{p.val_acc:.4f}"
         fig.add_trace(go.Scatter(
             x=list(range(1, p.depth + 1)), y=p.widths, mode="lines+markers", name=f"{p.label} ({p.depth} layers)",
-            line=dict(shape="hv", color=color, width=2), marker=dict(size=5, color=color), text=p.layers,
+            line=dict(color=color, width=2), marker=dict(size=5, color=color), text=p.layers,
             hovertemplate=f"<b>{p.label}</b> val acc {acc}, {p.params or 0:,} params<br>layer %{{x}}: %{{text}}"
                           "<br>width %{y}<extra></extra>"))
     for j, p in enumerate(q for q in profiles if q.baseline):
         fig.add_trace(go.Scatter(
-            x=list(range(1, p.depth + 1)), y=p.widths, mode="lines", name=f"{p.label} (baseline, {p.depth} layers)",
-            line=dict(shape="hv", color=COLORS["baseline"], width=1.5, dash=_DASHES[(j + 1) % len(_DASHES)]),
+            x=list(range(1, p.depth + 1)), y=p.widths, mode="lines+markers", name=f"{p.label} (baseline, {p.depth} layers)",
+            line=dict(color=COLORS["baseline"], width=1.5, dash=_DASHES[(j + 1) % len(_DASHES)]), marker=dict(size=4),
             text=p.layers, hovertemplate=f"<b>{p.label}</b> (uniform)<br>layer %{{x}}: %{{text}}<br>width %{{y}}"
                                          "<extra></extra>"))
     fig.update_layout(title="Width per layer in network order: Pareto front (light = cheapest) vs uniform baselines",
