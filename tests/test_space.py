@@ -479,6 +479,12 @@ def _space_strategy():
                                                        rng(64, 64), st.booleans())),
             "group_size": st.lists(st.sampled_from([2, 4, 8, 16, "none"]), min_size=1, max_size=3, unique=True),
             "share": st.lists(st.sampled_from([1, 2, 3, "all"]), min_size=1, max_size=3, unique=True),
+            # block forms: "conv" and every form of any family (check() keeps those of the drawn family)
+            "block": st.lists(st.sampled_from(["conv", "vcycle", "anchored"]), min_size=1, max_size=2, unique=True),
+            "coarse_width": st.lists(st.sampled_from(["group_size", 2, 4, 8, 16, 32]), min_size=1, max_size=2,
+                                     unique=True),
+            "drop_inner": st.booleans(),  # leave inner out (legal when every listed form ties it to the width)
+            "pow2_width": st.booleans(),  # vcycle stages: a width range holding 16, 32, 64, 128 (valid levels)
         }
     )
     return st.fixed_dictionaries(
@@ -506,6 +512,18 @@ def test_every_valid_space_gives_valid_specs():
                 sd["group_size"] = "none"
             if not family.allows_sharing:
                 sd["share"] = 1
+            sd["block"] = [b for b in sd["block"] if b == "conv" or b in family.block_forms] or ["conv"]
+            if sd["block"] == ["conv"]:
+                del sd["block"]
+            if not any(b != "conv" and family.block_forms[b].uses_coarse_width for b in sd.get("block", [])):
+                del sd["coarse_width"]
+            if sd.pop("drop_inner") and "conv" not in sd.get("block", ["conv"]):
+                del sd["inner"]
+            if sd.pop("pow2_width") and "vcycle" in sd.get("block", []):
+                sd["width"] = {"min": 16, "max": 128, "step": 16}
+                if "inner" in sd:
+                    sd["inner"] = {"min": 16, "max": 64, "step": 16}
+                sd["group_size"] = [g for g in sd["group_size"] if g != "none"] or [8]
         if family.knobs.stem_is_first_inner:
             data["stages"][0].pop("inner", None)
             for sd in data["stages"]:
@@ -521,8 +539,11 @@ def test_every_valid_space_gives_valid_specs():
         for spec, values in space.sample_with_values(15, seed=0):  # ArchSpec validates: a SpecError fails here
             assert set(values) <= names
             assert spec.family == space.family
+            for st in spec.stages:
+                counts[st.block] = counts.get(st.block, 0) + 1
         lo, hi = space.min_spec(), space.max_spec()
         assert cost(lo).params <= cost(hi).params
 
     check()
     assert counts["valid"] >= 50, counts
+    assert counts.get("vcycle", 0) > 0 and counts.get("anchored", 0) > 0, counts  # block forms were drawn

@@ -123,10 +123,27 @@ class BlockForm(ABC):
     * :meth:`stage_complexity`: the stage's cost rows (pure Python); :meth:`build_stage`: its modules.
 
     Register one on a family with :meth:`Family.add_block_form` (``mgsearch/families/builtin.py``).
+
+    What search spaces need to know (declared, so the space code asks the form instead of assuming
+    one; the defaults describe a form that behaves like ``"conv"``):
+
+    * ``needs_group_size``: a stage of this form must have a group size (``vcycle``);
+    * ``allows_group_size``: a stage of this form may have one (``anchored``: no);
+    * ``ties_inner_to_width``: every block's inner width is the stage width (one width knob, no
+      inner knobs);
+    * ``forces_share_one``: ``share`` is 1 (no share knob);
+    * ``uses_coarse_width``: the stage has a ``coarse_width`` (``vcycle``: the authors' mgFcChannel);
+    * optional ``width_allowed(width, group_size, coarse_width) -> bool``: only the widths it accepts
+      are drawn (absent: every multiple of the group size).
     """
 
     name: str
     description: str
+    needs_group_size: bool = False
+    allows_group_size: bool = True
+    ties_inner_to_width: bool = False
+    forces_share_one: bool = False
+    uses_coarse_width: bool = False
 
     @abstractmethod
     def validate_stage(self, path: str, stage, c_in: int) -> None:  # noqa: ANN001

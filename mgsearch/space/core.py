@@ -34,12 +34,16 @@ def _scale(value: int, mult: float, multiple: int) -> int:
 
 def _suffix(st: StageSpace, g: int | None, block: str, cw: int | None) -> str:
     """The width knobs' suffix: the group size when the stage offers several, and the block form
-    (with its coarse width when several) for a block-form stage, e.g. ``@s16.vcycle-cw32``."""
+    (with its coarse width when several) for a block-form stage, e.g. ``@s16.vcycle-cw32``,
+    ``@anchored``."""
     parts = [_tag(g)] if len(st.group_sizes) > 1 else []
     if block != "conv":
-        assert g is not None
-        parts.append(block + (f"-cw{cw}" if len(st.coarse_choices(g)) > 1 else ""))
+        parts.append(block + (f"-cw{cw}" if len(st.form_coarse_choices(block, g)) > 1 else ""))
     return "@" + ".".join(parts) if parts else ""
+
+
+def _coarse_name(st: StageSpace, i: int, g: int | None) -> str:
+    return f"s{i}.coarse_width" + (f"@{_tag(g)}" if len(st.group_sizes) > 1 else "")
 
 
 def _runs(depth: int, share: int) -> list[range]:
@@ -60,11 +64,13 @@ class SearchSpace:
       block). When a stage offers several group sizes, its width knobs carry the choice as a suffix
       (``s1.width@s8``, ``s1.width@dense``): each name has one fixed domain, the widths of the range
       that are multiples of that group size, so every drawn spec is valid;
-    * ``s{i}.block`` (``"conv"`` or a block form of the family, e.g. ``"vcycle"``; asked only with a
-      group size) and ``s{i}.coarse_width`` (vcycle stages, ``@s{g}`` when several group sizes): a
-      vcycle stage has one width knob ``s{i}.width@vcycle`` (``@s16.vcycle``, ``@vcycle-cw32``...)
-      whose domain holds only the widths whose channel levels are valid, no inner knobs (its blocks'
-      inner is the width) and ``share`` 1.
+    * ``s{i}.block`` (``"conv"`` or a block form of the family, e.g. ``"vcycle"``, ``"anchored"``;
+      asked whenever the stage's group size leaves more than one: each form says whether it needs
+      or allows a group size) and ``s{i}.coarse_width`` (forms that use one, e.g. vcycle; ``@s{g}``
+      when several group sizes). A block-form stage has its own width knob ``s{i}.width@vcycle``
+      (``@s16.vcycle``, ``@vcycle-cw32``, ``@anchored``...) whose domain holds only the widths the form
+      accepts (its ``width_allowed`` rule, if any); a form with ``ties_inner_to_width`` has no inner
+      knobs (its blocks' inner is the width), one with ``forces_share_one`` no share knob.
 
     A knob whose domain holds a single value is not asked. The chosen width is multiplied by the
     width multiplier and rounded to the stage's group size.
@@ -173,17 +179,15 @@ class SearchSpace:
             )
             blocks = st.block_choices(g)
             block = blocks[0] if len(blocks) == 1 else str(chooser.categorical(f"s{i}.block", list(blocks)))
-            cw: int | None = None
-            if block != "conv":
-                assert g is not None
-                cws = st.coarse_choices(g)
-                cw_name = f"s{i}.coarse_width" + (f"@{_tag(g)}" if len(st.group_sizes) > 1 else "")
-                cw = cws[0] if len(cws) == 1 else int(chooser.categorical(cw_name, list(cws)))
-            share_choice = st.shares[0] if len(st.shares) == 1 or block != "conv" else chooser.categorical(
+            form = st.form(block)
+            cws = st.form_coarse_choices(block, g)
+            cw = cws[0] if len(cws) == 1 else int(chooser.categorical(_coarse_name(st, i, g), list(cws)))
+            share_one = form is not None and form.forces_share_one
+            share_choice = st.shares[0] if len(st.shares) == 1 or share_one else chooser.categorical(
                 f"s{i}.share", list(st.shares)
             )
             depth = self._int(chooser, f"s{i}.depth", st.depth.min, st.depth.max, st.depth.step)
-            share = 1 if block != "conv" else depth if share_choice == "all" else min(int(share_choice), depth)
+            share = 1 if share_one else depth if share_choice == "all" else min(int(share_choice), depth)
             structure.append((g, share, depth, block, cw))
 
         g0 = structure[0][0]
@@ -195,17 +199,21 @@ class SearchSpace:
         for i, (st, (g, share, depth, block, cw)) in enumerate(zip(p.stages, structure)):
             sfx = _suffix(st, g, block, cw)
             m = g or 1
-            if block != "conv":  # a block form: one width knob over the widths it accepts; inner = width
-                assert g is not None and cw is not None
-                form = get_family(p.family).block_forms[block]
+            form = st.form(block)
+            extra: dict[str, Any] = {} if form is None else {"block": block, "coarse_width": cw}
+            if form is not None:  # a block form: one width knob over the widths it accepts
                 width = self._choose(chooser, f"s{i}.width{sfx}", block_form_widths(form, st.width, g, cw))
                 if mult != 1.0:
-                    width = round_width(width * mult, g, minimum=g,
-                                        allowed=lambda w, f=form, g=g, c=cw: f.width_allowed(w, g, c))
-                stages.append(Stage(width=width, blocks=tuple(Block(inner=width) for _ in range(depth)),
-                                    stride=st.stride, group_size=g, share=1, block=block, coarse_width=cw))
-                continue
-            width = _scale(self._width(chooser, f"s{i}.width{sfx}", st.width, g), mult, m)
+                    rule = getattr(form, "width_allowed", None)
+                    width = round_width(width * mult, m, minimum=m,
+                                        allowed=None if rule is None else
+                                        lambda w, r=rule, g=g, c=cw: r(w, g, c))
+                if form.ties_inner_to_width:  # inner = width: no inner knobs
+                    stages.append(Stage(width=width, blocks=tuple(Block(inner=width) for _ in range(depth)),
+                                        stride=st.stride, group_size=g, share=share, **extra))
+                    continue
+            else:
+                width = _scale(self._width(chooser, f"s{i}.width{sfx}", st.width, g), mult, m)
             inners: list[int] = [0] * depth
             if tied and i == 0:
                 inners = [stem_w] * depth
@@ -217,9 +225,8 @@ class SearchSpace:
             else:
                 v = _scale(self._width(chooser, f"s{i}.inner{sfx}", st.inner, g), mult, m)
                 inners = [v] * depth
-            stages.append(
-                Stage(width=width, blocks=tuple(Block(inner=v) for v in inners), stride=st.stride, group_size=g, share=share)
-            )
+            stages.append(Stage(width=width, blocks=tuple(Block(inner=v) for v in inners), stride=st.stride,
+                                group_size=g, share=share, **extra))
         return ArchSpec(
             family=p.family, stem=Stem(width=stem_w), stages=tuple(stages), in_channels=p.in_channels,
             num_classes=p.num_classes, input_size=p.input_size, head=Head(dropout=dropout),
@@ -279,11 +286,11 @@ class SearchSpace:
             if any(len(st.block_choices(g)) > 1 for g in st.group_sizes):
                 names.append(f"s{i}.block")
             for g in st.group_sizes:
-                if g is not None and any(b != "conv" for b in st.blocks) and len(st.coarse_choices(g)) > 1:
-                    name = f"s{i}.coarse_width" + (f"@{_tag(g)}" if len(st.group_sizes) > 1 else "")
-                    if name not in names:
+                for b in st.block_choices(g):
+                    name = _coarse_name(st, i, g)
+                    if len(st.form_coarse_choices(b, g)) > 1 and name not in names:
                         names.append(name)
-            if len(st.shares) > 1 and "conv" in st.blocks:
+            if len(st.shares) > 1 and st.uses_share():
                 names.append(f"s{i}.share")
             if not st.depth.fixed:
                 names.append(f"s{i}.depth")
@@ -305,29 +312,45 @@ class SearchSpace:
         for i, st in enumerate(p.stages):
             if "conv" in st.blocks:
                 widths(f"s{i}.width", st.width, st, False)
+            # (group size, suffix, share choices) of every block choice with inner widths of its own
+            inner_uses: list[tuple[int | None, str, tuple[int | str, ...]]] = []
+            if "conv" in st.blocks:
+                inner_uses += [(g, f"@{_tag(g)}" if len(st.group_sizes) > 1 else "", st.shares)
+                               for g in st.group_sizes]
             for g in st.group_sizes:
                 for b in st.block_choices(g):
-                    if b == "conv":
+                    form = st.form(b)
+                    if form is None:
                         continue
-                    assert g is not None
-                    for cw in st.coarse_choices(g):
-                        name = f"s{i}.width{_suffix(st, g, b, cw)}"
-                        if len(block_form_widths(fam.block_forms[b], st.width, g, cw)) > 1 and name not in names:
+                    for cw in st.form_coarse_choices(b, g):
+                        sfx = _suffix(st, g, b, cw)
+                        name = f"s{i}.width{sfx}"
+                        if len(block_form_widths(form, st.width, g, cw)) > 1 and name not in names:
                             names.append(name)
-            if "conv" not in st.blocks:
-                continue
+                        if not form.ties_inner_to_width:
+                            inner_uses.append((g, sfx, (1,) if form.forces_share_one else st.shares))
             if tied and i == 0:
                 continue  # stage 0's inner is the stem width: no knob of its own
+
+            def inner(name: str, g: int | None) -> None:
+                assert st.inner is not None
+                dom = st.inner.domain(g)
+                if dom is not None and dom[0] != dom[1] and name not in names:
+                    names.append(name)
+
             if st.per_layer:
-                starts: set[int] = set()
-                for depth in range(st.depth.min, st.depth.max + 1, st.depth.step):
-                    for sc in st.shares:
-                        share = depth if sc == "all" else min(int(sc), depth)
-                        starts.update(r.start for r in _runs(depth, share))
-                for j in sorted(starts):
-                    widths(f"s{i}.b{j}.inner", st.inner, st, False)
+                for j in range(st.depth.max):
+                    for g, sfx, shares in inner_uses:
+                        starts: set[int] = set()
+                        for depth in range(st.depth.min, st.depth.max + 1, st.depth.step):
+                            for sc in shares:
+                                share = depth if sc == "all" else min(int(sc), depth)
+                                starts.update(r.start for r in _runs(depth, share))
+                        if j in starts:
+                            inner(f"s{i}.b{j}.inner{sfx}", g)
             else:
-                widths(f"s{i}.inner", st.inner, st, False)
+                for g, sfx, _ in inner_uses:
+                    inner(f"s{i}.inner{sfx}", g)
         return names
 
     def min_spec(self) -> ArchSpec:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, NoReturn, Sequence
 
 from mgsearch.errors import ConfigError, clip_repr, field_error, unknown_key_error
@@ -121,20 +121,42 @@ class StageSpace:
     depth: IntRange
     width: IntRange
     inner: IntRange | None  # None for stage 0 of a family whose knobs.stem_is_first_inner (MgNet), or
-    # for a stage whose only block form has no inner width (block = "vcycle")
+    # for a stage whose block forms all tie inner to the width (block = "vcycle" / "anchored")
     per_layer: bool
     group_sizes: tuple[int | None, ...]
     shares: tuple[int | str, ...]  # ints >= 1 and/or "all"
     blocks: tuple[str, ...] = ("conv",)  # "conv" and/or block forms of the family (Stage.block)
     coarse_widths: tuple[int | str, ...] = (COARSE_IS_GROUP,)  # ints >= 2 and/or "group_size"
+    family: str = field(default="", compare=False, repr=False)  # whose block forms ``blocks`` names
+
+    def form(self, block: str) -> Any:
+        """The :class:`~mgsearch.families.family.BlockForm` named ``block`` (None for ``"conv"``)."""
+        return None if block == "conv" else get_family(self.family).block_forms[block]
 
     def coarse_choices(self, group_size: int) -> tuple[int, ...]:
-        """The coarse widths a vcycle stage of this group size may take, ascending."""
+        """The coarse widths a stage of this group size may take when its form uses one, ascending."""
         return tuple(sorted({group_size if c == COARSE_IS_GROUP else int(c) for c in self.coarse_widths}))
 
+    def form_coarse_choices(self, block: str, group_size: int | None) -> tuple[int | None, ...]:
+        """The coarse widths of a ``block`` stage with this group size: ``(None,)`` when the form has none."""
+        form = self.form(block)
+        if form is None or not form.uses_coarse_width:
+            return (None,)
+        assert group_size is not None  # forms that use a coarse width need a group size
+        return self.coarse_choices(group_size)
+
     def block_choices(self, group_size: int | None) -> tuple[str, ...]:
-        """The block forms a stage with this group size may take (block forms need a group size)."""
-        return self.blocks if group_size is not None else ("conv",)
+        """The block forms a stage with this group size may take: each form says whether it needs a
+        group size (``needs_group_size``) or allows one (``allows_group_size``)."""
+        return tuple(b for b in self.blocks if b == "conv" or _form_takes(self.form(b), group_size))
+
+    def uses_share(self) -> bool:
+        """Some block choice of the stage has a ``share`` knob (conv, or a form not forcing share 1)."""
+        return any(b == "conv" or not self.form(b).forces_share_one for b in self.blocks)
+
+    def uses_inner(self) -> bool:
+        """Some block choice of the stage has inner widths of its own (conv, or a form not tying them)."""
+        return any(b == "conv" or not self.form(b).ties_inner_to_width for b in self.blocks)
 
     def to_data(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -148,7 +170,8 @@ class StageSpace:
             out["inner"] = {**self.inner.to_data(), "per_layer": self.per_layer}
         if self.blocks != ("conv",):  # left out when default: existing spaces keep their data
             out["block"] = list(self.blocks)
-            out["coarse_width"] = list(self.coarse_widths)
+            if any(b != "conv" and self.form(b).uses_coarse_width for b in self.blocks):
+                out["coarse_width"] = list(self.coarse_widths)
         return out
 
 
@@ -382,8 +405,8 @@ def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageS
                 f"{p}.inner", sd["inner"],
                 f"is not allowed: in family {family!r} level 0's f-width is the stem width; set stem.width instead",
             )
-    elif "conv" not in blocks and "inner" not in sd:
-        pass  # block forms without an inner width of their own (vcycle: inner = width)
+    elif "inner" not in sd and all(b != "conv" and fam.block_forms[b].ties_inner_to_width for b in blocks):
+        pass  # block forms without an inner width of their own (vcycle, anchored: inner = width)
     else:
         if "inner" not in sd:
             r.missing(f"{p}.inner", "an integer or a table {min, max, step, per_layer}")
@@ -434,26 +457,31 @@ def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageS
         shares.append(s)
     if len(set(shares)) != len(shares):
         r.fail(f"{p}.share", raw_sh, "repeats a choice; list each choice once")
-    if "conv" not in blocks and None in group_sizes:
-        r.fail(f"{p}.group_size", raw_gs,
-               f'cannot be "none" with block={show(sd.get("block"))}: block forms need a group size '
-               f'(add "conv" to block, or drop "none")')
-    if blocks != ("conv",) and all(g is None for g in group_sizes):
-        r.fail(f"{p}.block", sd.get("block"), 'needs a group size: block forms exist only with MGIC group sizes '
-               '(group_size = "none" allows only "conv")')
+    forms = {b: fam.block_forms[b] for b in blocks if b != "conv"}
+    if "conv" not in blocks:  # every group size must leave some block form
+        for g in group_sizes:
+            if not any(_form_takes(f, g) for f in forms.values()):
+                need = ("need a group size" if g is None else "allow no group size")
+                r.fail(f"{p}.group_size", raw_gs,
+                       f"cannot be {show(_tag_raw(g))} with block={show(sd.get('block'))}: those block forms {need} "
+                       f"(add \"conv\" to block, or drop {show(_tag_raw(g))})")
+    for b, f in forms.items():  # every block form must be usable with some group size
+        if not any(_form_takes(f, g) for g in group_sizes):
+            if f.needs_group_size:
+                r.fail(f"{p}.block", sd.get("block"), f'needs a group size: block form {b!r} exists only with MGIC '
+                       f'group sizes (group_size = "none" allows only "conv")')
+            r.fail(f"{p}.block", sd.get("block"), f'needs group_size = "none": block form {b!r} allows no group size')
     stage = StageSpace(
         stride=stride, depth=depth, width=width, inner=inner, per_layer=per_layer,
         group_sizes=tuple(group_sizes), shares=tuple(shares), blocks=blocks, coarse_widths=coarse_widths,
+        family=family,
     )
     # every (group size, block form, coarse width) must leave at least one width of the range valid
-    for b in blocks:
-        if b == "conv":
-            continue
-        form = fam.block_forms[b]
+    for b, form in forms.items():
         for g in group_sizes:
-            if g is None:
+            if not _form_takes(form, g):
                 continue
-            for cw in stage.coarse_choices(g):
+            for cw in stage.form_coarse_choices(b, g):
                 if not block_form_widths(form, width, g, cw):
                     r.fail(
                         f"{p}.width", sd["width"],
@@ -464,21 +492,32 @@ def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageS
     return stage
 
 
-def block_form_widths(form: Any, rng: IntRange, group_size: int, coarse_width: int) -> list[int]:
+def _form_takes(form: Any, group_size: int | None) -> bool:
+    """A stage of block form ``form`` may have this group size (None: no group size)."""
+    return form.allows_group_size if group_size is not None else not form.needs_group_size
+
+
+def _tag_raw(g: int | None) -> int | str:
+    return "none" if g is None else g
+
+
+def block_form_widths(form: Any, rng: IntRange, group_size: int | None, coarse_width: int | None) -> list[int]:
     """The widths of ``rng`` that a stage of block form ``form`` accepts (multiples of the group size
-    passing the form's ``width_allowed`` rule), ascending."""
+    passing the form's optional ``width_allowed`` rule), ascending."""
     dom = rng.domain(group_size)
     if dom is None:
         return []
     first, last, step = dom
-    return [w for w in range(first, last + 1, step) if form.width_allowed(w, group_size, coarse_width)]
+    allowed = getattr(form, "width_allowed", None)
+    return [w for w in range(first, last + 1, step) if allowed is None or allowed(w, group_size, coarse_width)]
 
 
 def _parse_blocks(r: _Reader, p: str, sd: Mapping[str, Any], family: str) -> tuple[tuple[str, ...], tuple[int | str, ...]]:
     """``block`` (default "conv") and ``coarse_width`` (default "group_size") of a stage table."""
     fam = get_family(family)
-    # the block forms a space may choose: the family's (Family.add_block_form) that define a width rule
-    searchable = ["conv"] + [n for n, f in fam.block_forms.items() if hasattr(f, "width_allowed")]
+    # the block forms a space may choose: all of the family's (Family.add_block_form); each declares
+    # what it needs (BlockForm.needs_group_size, ties_inner_to_width, forces_share_one, ...)
+    searchable = ["conv", *fam.block_forms]
     raw_b = sd.get("block", "conv")
     b_list = _choices(raw_b)
     if not b_list:
@@ -493,9 +532,6 @@ def _parse_blocks(r: _Reader, p: str, sd: Mapping[str, Any], family: str) -> tup
                 having = ", ".join(family_names(lambda f: bool(f.block_forms))) or "none"
                 r.fail(where, b, f'is not allowed in family {family!r}: it has no block forms (use "conv"); '
                                  f"families with block forms: {having}")
-            if b in fam.block_forms:
-                r.fail(where, b, f"is a block form of family {family!r} that search spaces cannot choose yet (it "
-                                 f"defines no width_allowed rule); allowed: {', '.join(searchable)}")
             r.fail(where, b, f"is not a block form of family {family!r}; allowed: {', '.join(searchable)}")
         blocks.append(b)
     if len(set(blocks)) != len(blocks):
@@ -503,8 +539,10 @@ def _parse_blocks(r: _Reader, p: str, sd: Mapping[str, Any], family: str) -> tup
     coarse: list[int | str] = [COARSE_IS_GROUP]
     if "coarse_width" in sd:
         raw_c = sd["coarse_width"]
-        if blocks == ["conv"]:
-            r.fail(f"{p}.coarse_width", raw_c, 'is only allowed with a block form (e.g. block = ["conv", "vcycle"])')
+        if not any(b != "conv" and fam.block_forms[b].uses_coarse_width for b in blocks):
+            users = [n for n, f in fam.block_forms.items() if f.uses_coarse_width]
+            example = f'e.g. block = ["conv", "{users[0]}"]' if users else f"family {family!r} has none"
+            r.fail(f"{p}.coarse_width", raw_c, f"is only allowed with a block form that uses it ({example})")
         c_list = _choices(raw_c)
         if not c_list:
             r.fail(f"{p}.coarse_width", raw_c, 'must hold at least one choice (an integer >= 2 or "group_size")')

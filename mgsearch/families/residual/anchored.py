@@ -76,6 +76,9 @@ class AnchoredForm(BlockForm):
     description = ("DACNN-mix as its authors built it (DACNN_release resnet_mix_reg.py): one 3x3 kernel "
                    "per stage for both convs of every block, BN per application, max-pool downsampling, "
                    "a transition conv + 1x1 projection where the width changes")
+    allows_group_size = False
+    ties_inner_to_width = True
+    forces_share_one = True
 
     def validate_stage(self, path: str, stage: Stage, c_in: int) -> None:
         if stage.group_size is not None:

@@ -97,6 +97,10 @@ class VCycleForm(BlockForm):
     name = "vcycle"
     description = ("the authors' MGIC block: a nonlinear V-cycle over channel levels (resnetMG.py "
                    "MgBlockDwGroup); coarse_width = their mgFcChannel")
+    needs_group_size = True
+    ties_inner_to_width = True
+    forces_share_one = True
+    uses_coarse_width = True
 
     def validate_stage(self, path: str, stage: Stage, c_in: int) -> None:
         s = stage.group_size
