@@ -88,7 +88,8 @@ def main() -> int:
 
         # ---- rejection of infeasible candidates
         dataset, space, device = prepared
-        tight = config.replace(repair=False, n_trials=None, name="reject", max_params=cost(space.min_spec()).params - 1)  # nothing fits
+        tight = config.replace(repair=False, n_trials=None, name="reject",
+                           limits={**config.limits, "params": cost(space.min_spec()).params - 1})  # nothing fits
         rstorage = open_storage(f"sqlite:///{tmp}/reject.db", heartbeat_interval=config.heartbeat_interval,
                                 grace_period=config.grace_period)
         rstudy = open_study(rstorage, tight, dataset, create=True, seed=0, name="reject")
