@@ -53,7 +53,7 @@ def ladders(widened: ArchSpec, keep: float, metrics) -> list[list[int]]:
     full = [s.value for s in slots]
     out = []
     for i, (slot, low) in enumerate(zip(slots, slot_minimums(widened, keep_ratio=keep, min_width=4))):
-        options = list(range(low, slot.value + 1, slot.multiple_of))
+        options = [w for w in range(low, slot.value + 1, slot.multiple_of) if slot.accepts(w)]  # a form's width rule
         costs = {}
         for w in options:
             vals = list(full)
