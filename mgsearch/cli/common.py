@@ -94,18 +94,20 @@ def budget_flag_values(args: argparse.Namespace) -> dict[str, float]:
             if (text := getattr(args, m.budget_key, None)) is not None}
 
 
-def positive_int(flag: str, text: str | int | None, *, default: int | None = None) -> int | None:
-    """Parse a command-line integer >= 1; a bad value is a one-line ConfigError naming ``flag``."""
+def positive_int(flag: str, text: str | int | None, *, default: int | None = None, minimum: int = 1) -> int | None:
+    """Parse a command-line integer >= ``minimum`` (default 1); a bad value is a one-line
+    ConfigError naming ``flag``."""
     from mgsearch.errors import ConfigError
 
     if text is None:
         return default
+    kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
     try:
         value = int(str(text).strip())
     except ValueError:
-        raise ConfigError(f"{flag}={text!r} must be a positive integer") from None
-    if value < 1:
-        raise ConfigError(f"{flag}={value} must be >= 1")
+        raise ConfigError(f"{flag}={text!r} must be {kind}") from None
+    if value < minimum:
+        raise ConfigError(f"{flag}={value} must be >= {minimum}")
     return value
 
 

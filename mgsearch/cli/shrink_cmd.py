@@ -74,15 +74,7 @@ def _check_widened_memory(base: str, widen: float) -> None:
 
 
 def _nonneg_int(flag: str, text: str) -> int:
-    from mgsearch.errors import ConfigError
-
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        raise ConfigError(f"{flag}={text!r} must be an integer >= 0") from None
-    if value < 0:
-        raise ConfigError(f"{flag}={value} must be >= 0")
-    return value
+    return positive_int(flag, text, minimum=0)
 
 
 def is_shrunk_spec(path: Path) -> bool:
@@ -248,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             distill=args.distill,
             baseline=args.baseline,
-            progress=None if args.json else None,
+            progress=None,  # the library's default: a bar on a terminal, silent otherwise
         )
     except BudgetError as exc:
         raise _budget_error(exc, args, base, widen, keep, min_width) from None
