@@ -248,7 +248,7 @@ def _lowest(
     """The cheaper (in ``metrics``, then the other one) of: every slot at its minimum, and every slot
     on its first non-dominated rung (they differ where a minimum is dominated)."""
     at_min = [lad[0] for lad in ladders]
-    first = [lad[1] if len(lad) > 1 and _dominated_min(lad, i, ladders, cost_of) else lad[0]
+    first = [lad[1] if len(lad) > 1 and _dominated_min(lad, i, ladders, cost_of, metrics) else lad[0]
              for i, lad in enumerate(ladders)]
     if first == at_min:
         return at_min
@@ -256,12 +256,16 @@ def _lowest(
     return min((at_min, first), key=key)
 
 
-def _dominated_min(lad: Sequence[int], i: int, ladders: Sequence[Sequence[int]], cost_of: Callable) -> bool:
+def _dominated_min(lad: Sequence[int], i: int, ladders: Sequence[Sequence[int]], cost_of: Callable,
+                   metrics: Sequence[int] = (0, 1)) -> bool:
+    """Whether slot ``i``'s second rung costs no more than its minimum in the budgeted ``metrics``
+    (0 = params, 1 = MACs), the other slots at full width: a narrower width need not be cheaper where
+    the channel levels change (MGIC, the V-cycle block)."""
     full = [l[-1] for l in ladders]
     a, b = list(full), list(full)
     a[i], b[i] = lad[0], lad[1]
     ca, cb = cost_of(a), cost_of(b)
-    return cb[0] <= ca[0] and cb[1] <= ca[1]
+    return all(cb[k] <= ca[k] for k in metrics)
 
 
 def auto_keep_ratio(

@@ -89,7 +89,9 @@ def run_property(spec: ArchSpec, factor: float, frac: float, which: str, keep: f
     by = {"params": ("params",), "macs": ("macs",), "both": ("params", "macs")}[which]
     mins = minimum_spec(wide, keep_ratio=keep, min_width=4, by=by)
     c_min, c_wide = cost(mins), cost(wide)
-    limit = lambda lo, hi: int(lo + frac * (hi - lo))  # noqa: E731
+    # from the smallest network up to the widened one; where narrowing is dearer (the V-cycle's channel
+    # levels change with the width) the widened one can be the cheaper: never below the smallest
+    limit = lambda lo, hi: int(lo + frac * max(hi - lo, 0))  # noqa: E731
     kw = {}
     if which in ("params", "both"):
         kw["max_params"] = limit(c_min.params, c_wide.params)
