@@ -26,7 +26,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from mgsearch.errors import ExportError
+from mgsearch.errors import MAX_VALUE_CHARS, ExportError, clip
 
 __all__ = [
     "OutputError", "SQLITE_MAGIC", "check_out_file", "check_out_folder", "is_sqlite", "show",
@@ -41,10 +41,9 @@ class OutputError(ExportError):
     """An output path the command may not write (or could not write); nothing was written."""
 
 
-def show(path: str | Path, limit: int = 200) -> str:
-    """``path`` as text, cut to ``limit`` characters for an error line."""
-    text = str(path)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def show(path: str | Path, limit: int = MAX_VALUE_CHARS) -> str:
+    """``path`` as text for an error line, cut like every echoed value (:func:`mgsearch.errors.clip`)."""
+    return clip(path, limit)
 
 
 def is_sqlite(path: str | Path) -> bool:

@@ -6,9 +6,8 @@ the code and notebooks that import them from ``mgsearch.search``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mgsearch.store import scrub
 from mgsearch.store.rdb import SQLITE_TIMEOUT_S, Mode, load_existing_study, open_storage
 from mgsearch.study import StudyConfig
 
@@ -28,7 +27,3 @@ def storage_for(config: StudyConfig, mode: Mode = "create") -> "optuna.storages.
         max_retry=config.max_retry,
     )
 
-
-def _clean(message: Any, url: str) -> str:
-    """Deprecated name of :func:`mgsearch.store.scrub`."""
-    return scrub(message, url)
