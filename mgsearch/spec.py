@@ -45,6 +45,9 @@ __all__ = [
     "width_slots",
     "sharing_runs",
     "json_schema",
+    "DENSE",
+    "DENSE_ALIASES",
+    "group_size_text",
 ]
 
 SCHEMA_VERSION = 1
@@ -54,6 +57,17 @@ DEFAULT_BLOCK = "conv"
 MAX_WIDTH = 65536
 #: the deepest nesting of objects / lists in spec JSON (a valid spec nests 5 levels)
 MAX_SPEC_NESTING = 8
+#: the one word for a stage without MGIC channel grouping (``group_size`` None): in search-space files
+#: (``group_size = [8, "dense"]``), knob names (``s0.width@dense``), CLI output, reports and docs; spec
+#: JSON writes ``null`` (docs/concepts.md, "One word for dense")
+DENSE = "dense"
+#: older spellings of :data:`DENSE` in search-space files, still read (never written)
+DENSE_ALIASES = ("none",)
+
+
+def group_size_text(group_size: int | None) -> str:
+    """A stage's group size as shown to people: ``"8"``, or ``"dense"`` for None."""
+    return DENSE if group_size is None else str(group_size)
 
 
 def _registry() -> Any:

@@ -252,11 +252,32 @@ def space_sha256(path: Path) -> str:
 
     raw = path.read_bytes()
     try:
-        table = tomllib.loads(raw.decode("utf-8"))
+        table = legacy_dense_spelling(tomllib.loads(raw.decode("utf-8")))
         canonical = json.dumps(table, sort_keys=True, separators=(",", ":"), default=str)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError, ValueError, TypeError):
         return hashlib.sha256(raw).hexdigest()
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def legacy_dense_spelling(table: Any) -> Any:
+    """A parsed space table with every spelling of dense in ``stages[i].group_size`` written ``"none"``
+    (the spelling before :data:`mgsearch.spec.DENSE`), so that re-spelling a space file changes neither
+    its hash nor the identity of the studies made with it."""
+    from mgsearch.spec import DENSE, DENSE_ALIASES
+
+    def one(g: Any) -> Any:
+        return DENSE_ALIASES[0] if isinstance(g, str) and (g == DENSE or g in DENSE_ALIASES) else g
+
+    stages = table.get("stages") if isinstance(table, dict) else None
+    if not isinstance(stages, list):
+        return table
+    out = []
+    for st in stages:
+        if isinstance(st, dict) and "group_size" in st:
+            g = st["group_size"]
+            st = {**st, "group_size": [one(x) for x in g] if isinstance(g, list) else one(g)}
+        out.append(st)
+    return {**table, "stages": out}
 
 
 def default_storage_url(study_file: Path) -> str:

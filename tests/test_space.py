@@ -307,7 +307,7 @@ BAD = [
     (("stages", 1, "depth"), 0, r"stages\[1\]\.depth=0 must be >= 1"),
     (("stages", 0, "inner", "per_layer"), "yes", r'stages\[0\]\.inner\.per_layer="yes" must be true or false'),
     (("stages", 0, "stride"), 3, r"stages\[0\]\.stride=3 must be 1 or 2"),
-    (("stages", 0, "group_size"), [8, 7], r"stages\[0\]\.group_size\[1\]=7 must be an even integer >= 2 or \"none\""),
+    (("stages", 0, "group_size"), [8, 7], r"stages\[0\]\.group_size\[1\]=7 must be an even integer >= 2 or \"dense\""),
     (("stages", 0, "group_size"), [], r"stages\[0\]\.group_size=\[\] must hold at least one choice"),
     (("stages", 0, "group_size"), [8, 8], r"stages\[0\]\.group_size=\[8, 8\] repeats a choice"),
     (("stages", 0, "group_size"), [64], r"stages\[0\]\.group_size=64 divides no value of stages\[0\]\.width \(16\.\.48 step 8\)"),
@@ -356,7 +356,7 @@ def test_group_size_must_divide_inner_and_stem_ranges():
 def test_family_rules():
     d = base()
     d["family"] = "resnet"
-    with pytest.raises(ConfigError, match=r"stages\[0\]\.group_size\[0\]=8 is not allowed in family 'resnet'.*\(use \"none\"\)"):
+    with pytest.raises(ConfigError, match=r"stages\[0\]\.group_size\[0\]=8 is not allowed in family 'resnet'.*\(use \"dense\"\)"):
         SearchSpace.from_dict(d)
     for st in d["stages"]:
         st["group_size"] = "none"

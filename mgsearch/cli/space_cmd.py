@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from mgsearch.errors import ConfigError
     from mgsearch.cost import cost
     from mgsearch.space import SearchSpace
+    from mgsearch.spec import group_size_text
 
     n = positive_int("--sample", args.sample)
     if n > MAX_SAMPLE:
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
                 k, spec.short_hash,
                 "-".join(str(st.depth) for st in spec.stages),
                 "-".join(str(st.width) for st in spec.stages),
-                "-".join("d" if st.group_size is None else str(st.group_size) for st in spec.stages),
+                "-".join(group_size_text(st.group_size) for st in spec.stages),
                 "-".join(str(st.share) for st in spec.stages),
                 c.params, c.macs,
             ))

@@ -15,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from mgsearch.metrics import ANALYTIC, get_metric
+from mgsearch.spec import group_size_text
 from mgsearch.report.series import (
     baseline_points,
     best_so_far,
@@ -219,13 +220,15 @@ def structure_figure(data: StudyData, cost: str = "params") -> go.Figure | None:
     prof = width_profiles(front, [r for r in data.baselines if r.spec is not None])
     if not prof.labels or (np.nan_to_num(prof.group_sizes).max() == 0 and np.nan_to_num(prof.shares).max() <= 1):
         return None
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("MGIC group size (0 = dense)", "sharing run length"),
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("MGIC group size", "sharing run length"),
                         shared_yaxes=True, horizontal_spacing=0.08)
     for col, (z, scale) in enumerate(((prof.group_sizes, "Blues"), (prof.shares, "Greens")), start=1):
-        text = [["" if math.isnan(v) else str(int(v)) for v in row] for row in z]
+        # group size 0 (the colour of no grouping) is written as the word dense
+        text = [["" if math.isnan(v) else group_size_text(int(v) or None) if col == 1 else str(int(v)) for v in row]
+                for row in z]
         fig.add_trace(go.Heatmap(z=np.where(np.isnan(z), None, z).tolist(), x=prof.stage_columns, y=prof.labels,
                                  text=text, texttemplate="%{text}", colorscale=scale, showscale=False,
-                                 hovertemplate="%{y}<br>%{x}: %{z}<extra></extra>"), row=1, col=col)
+                                 hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>"), row=1, col=col)
     fig.update_layout(title="Multigrid structure of the Pareto set (cheapest first) and the baselines",
                       **{**_LAYOUT, "height": max(260, 120 + 24 * len(prof.labels))})
     fig.update_yaxes(autorange="reversed", type="category")
@@ -242,10 +245,12 @@ def knobs_figure(data: StudyData) -> go.Figure | None:
     dims = []
     for lab in labels:
         values = [r.knobs.get(lab.name) for r in recs]
+        if lab.name.endswith(".group_size"):  # None is a choice (dense), not a missing value
+            values = [group_size_text(r.knobs[lab.name]) if lab.name in r.knobs else "-" for r in recs]
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None):
             dims.append(dict(label=lab.short, values=[np.nan if v is None else float(v) for v in values]))
         else:
-            choices = sorted({str(v) for v in values})
+            choices = sorted({str(v) for v in values}, key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c))
             code = {c: i for i, c in enumerate(choices)}
             dims.append(dict(label=lab.short, values=[code[str(v)] for v in values],
                              tickvals=list(range(len(choices))), ticktext=choices))

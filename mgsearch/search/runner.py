@@ -28,7 +28,7 @@ from mgsearch.search.samplers import make_pruner, make_sampler
 from mgsearch.search.storage import load_existing_study, storage_for
 from mgsearch.store import DatabaseWatch, check_url
 from mgsearch.store.records import records_from_trials
-from mgsearch.study import StudyConfig, config_differences
+from mgsearch.study import StudyConfig, config_differences, legacy_dense_spelling
 
 if TYPE_CHECKING:
     import optuna
@@ -167,7 +167,9 @@ def _same_space(study: "optuna.Study", stored: dict[str, Any], config: StudyConf
     where = f"{config.path}: study {config.name!r} in {config.storage_display} was created with another search space"
     fix = "restore the space file or set a new study.name"
     if isinstance(before, dict) and isinstance(now, dict):
-        changes = _space_changes(before, now)
+        changes = _space_changes(legacy_dense_spelling(before), legacy_dense_spelling(now))  # "none" == "dense"
+        if not changes:  # a raw-bytes hash of a file that was only re-spelt
+            return None
         if changes:
             more = f" (and {len(changes) - 3} more)" if len(changes) > 3 else ""
             return f"{where}: {config.space_path.name} changed: {'; '.join(changes[:3])}{more}; {fix}"

@@ -11,7 +11,7 @@ from mgsearch.inputs import parse_toml, read_input_file
 from mgsearch.space.choosers import Chooser, RandomChooser
 from mgsearch.space.format import FloatKnob, IntRange, ParsedSpace, StageSpace, block_form_widths, parse_space
 from mgsearch.families.registry import get_family
-from mgsearch.spec import MAX_WIDTH, ArchSpec, Block, Head, Stage, Stem, round_width
+from mgsearch.spec import DENSE, MAX_WIDTH, ArchSpec, Block, Head, Stage, Stem, round_width
 
 __all__ = ["SearchSpace"]
 
@@ -20,7 +20,8 @@ _MAX_COMBOS = 512
 
 
 def _tag(g: int | None) -> str:
-    return "dense" if g is None else f"s{g}"
+    """The knob-name suffix of a group-size choice: ``s8``, ``dense`` (stored in studies: never change it)."""
+    return DENSE if g is None else f"s{g}"
 
 
 def _scale(value: int, mult: float, multiple: int) -> int:

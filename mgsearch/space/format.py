@@ -13,7 +13,7 @@ A space file is TOML (see ``docs/concepts.md``, "Search-space files")::
     depth = { min = 1, max = 4 }
     width = { min = 16, max = 64, step = 8 }
     inner = { min = 8, max = 64, step = 8, per_layer = true }
-    group_size = [8, 16, "none"]
+    group_size = [8, 16, "dense"]      # "dense": no MGIC grouping ("none" is read too)
     share = [1, 2]
     block = ["conv", "vcycle"]          # optional: the family's block forms (default "conv")
     coarse_width = ["group_size", 32]   # optional, vcycle stages: the coarsest level (default: group size)
@@ -31,7 +31,7 @@ from typing import Any, Mapping, NoReturn, Sequence
 
 from mgsearch.errors import ConfigError, clip_repr, field_error, unknown_key_error
 from mgsearch.families.registry import family_names, get_family
-from mgsearch.spec import MAX_WIDTH
+from mgsearch.spec import DENSE, DENSE_ALIASES, MAX_WIDTH
 
 __all__ = ["IntRange", "FloatKnob", "StageSpace", "ParsedSpace", "parse_space", "MAX_DEPTH", "MAX_MULTIPLIER"]
 
@@ -163,7 +163,7 @@ class StageSpace:
             "stride": self.stride,
             "depth": self.depth.to_data(),
             "width": self.width.to_data(),
-            "group_size": ["none" if g is None else g for g in self.group_sizes],
+            "group_size": [DENSE if g is None else g for g in self.group_sizes],
             "share": list(self.shares),
         }
         if self.inner is not None:
@@ -424,20 +424,22 @@ def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageS
             per_layer = pl
 
     group_sizes: list[int | None] = []
-    raw_gs = sd.get("group_size", "none")
+    raw_gs = sd.get("group_size", DENSE)
     gs_list = _choices(raw_gs)
     if not gs_list:
-        r.fail(f"{p}.group_size", raw_gs, 'must hold at least one choice (an even integer >= 2 or "none")')
+        r.fail(f"{p}.group_size", raw_gs, f'must hold at least one choice (an even integer >= 2 or "{DENSE}")')
+    dense_word = DENSE  # the spelling the file uses, echoed in messages
     for k, g in enumerate(gs_list):
         where = f"{p}.group_size" if not isinstance(raw_gs, list) else f"{p}.group_size[{k}]"
-        if g == "none":
+        if g == DENSE or g in DENSE_ALIASES:
             group_sizes.append(None)
+            dense_word = g
             continue
         if isinstance(g, bool) or not isinstance(g, int) or g < 2 or g % 2:
-            r.fail(where, g, 'must be an even integer >= 2 or "none"')
+            r.fail(where, g, f'must be an even integer >= 2 or "{DENSE}"')
         if not fam.allows_group_size:
             allowed = ", ".join(family_names(lambda f: f.allows_group_size))
-            r.fail(where, g, f'is not allowed in family {family!r}; MGIC group sizes exist in {allowed} (use "none")')
+            r.fail(where, g, f'is not allowed in family {family!r}; MGIC group sizes exist in {allowed} (use "{DENSE}")')
         group_sizes.append(g)
     if len(set(group_sizes)) != len(group_sizes):
         r.fail(f"{p}.group_size", raw_gs, "repeats a choice; list each choice once")
@@ -463,14 +465,14 @@ def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageS
             if not any(_form_takes(f, g) for f in forms.values()):
                 need = ("need a group size" if g is None else "allow no group size")
                 r.fail(f"{p}.group_size", raw_gs,
-                       f"cannot be {show(_tag_raw(g))} with block={show(sd.get('block'))}: those block forms {need} "
-                       f"(add \"conv\" to block, or drop {show(_tag_raw(g))})")
+                       f"cannot be {show(_tag_raw(g, dense_word))} with block={show(sd.get('block'))}: those block "
+                       f"forms {need} (add \"conv\" to block, or drop {show(_tag_raw(g, dense_word))})")
     for b, f in forms.items():  # every block form must be usable with some group size
         if not any(_form_takes(f, g) for g in group_sizes):
             if f.needs_group_size:
                 r.fail(f"{p}.block", sd.get("block"), f'needs a group size: block form {b!r} exists only with MGIC '
-                       f'group sizes (group_size = "none" allows only "conv")')
-            r.fail(f"{p}.block", sd.get("block"), f'needs group_size = "none": block form {b!r} allows no group size')
+                       f'group sizes (group_size = "{DENSE}" allows only "conv")')
+            r.fail(f"{p}.block", sd.get("block"), f'needs group_size = "{DENSE}": block form {b!r} allows no group size')
     stage = StageSpace(
         stride=stride, depth=depth, width=width, inner=inner, per_layer=per_layer,
         group_sizes=tuple(group_sizes), shares=tuple(shares), blocks=blocks, coarse_widths=coarse_widths,
@@ -497,8 +499,9 @@ def _form_takes(form: Any, group_size: int | None) -> bool:
     return form.allows_group_size if group_size is not None else not form.needs_group_size
 
 
-def _tag_raw(g: int | None) -> int | str:
-    return "none" if g is None else g
+def _tag_raw(g: int | None, dense_word: str = DENSE) -> int | str:
+    """A group-size choice as the file wrote it (``dense_word``: the file's spelling of dense)."""
+    return dense_word if g is None else g
 
 
 def block_form_widths(form: Any, rng: IntRange, group_size: int | None, coarse_width: int | None) -> list[int]:

@@ -73,6 +73,8 @@ class T:
     latency_ms: float | None = None
     baseline_name: str | None = None
     test_acc: float | None = None
+    #: Optuna distributions of knobs, where the default (one per value) will not do
+    distributions: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 BUDGET = {"max_params": None, "max_macs": None, "max_latency_ms": None}
@@ -168,7 +170,7 @@ def _add(study: optuna.Study, trials: Sequence[T], budget: dict[str, Any], objec
                 state=state,
                 values=values,
                 params=dict(t.knobs),
-                distributions={k: _distribution(v) for k, v in t.knobs.items()},
+                distributions={k: t.distributions.get(k) or _distribution(v) for k, v in t.knobs.items()},
                 user_attrs=ua,
                 intermediate_values=intermediate,
             )
