@@ -82,7 +82,7 @@ def random_spec(
             stages.append(Stage(width=width, blocks=tuple(Block(inner=width) for _ in range(depth)),
                                 stride=stride, block=form))
             continue
-        if form == "vcycle":  # widths s * 2^k keep every channel level valid; no inner, no sharing
+        if form.startswith("vcycle"):  # widths s * 2^k keep every channel level valid; no inner, no sharing
             width, share, coarse = s * 2 ** c.integer(0, 2), 1, c.choice((2, 4, 8, 16))
             stages.append(Stage(width=width, blocks=tuple(Block(inner=width) for _ in range(depth)),
                                 stride=stride, group_size=s, block=form, coarse_width=coarse))

@@ -13,12 +13,12 @@ from mgsearch.families.mgnet.family import MGIAD, MGNET
 from mgsearch.families.registry import register_family
 from mgsearch.families.residual.anchored import ANCHORED
 from mgsearch.families.residual.family import DACNN, MGIC, RESNET
-from mgsearch.families.residual.vcycle import VCYCLE
+from mgsearch.families.residual.vcycle import VCYCLE_FORMS
 
 BUILTIN_FAMILIES = (RESNET, MGIC, DACNN, MGNET, MGIAD)
 
 #: block forms a stage may choose (``Stage.block``), per family: (family, form)
-BUILTIN_BLOCK_FORMS = ((MGIC, VCYCLE), (DACNN, ANCHORED))
+BUILTIN_BLOCK_FORMS = (*((MGIC, form) for form in VCYCLE_FORMS), (DACNN, ANCHORED))
 
 for _family, _form in BUILTIN_BLOCK_FORMS:
     _family.add_block_form(_form)
