@@ -40,7 +40,9 @@ __all__ = [
 ]
 
 SAMPLERS = ("tpe", "nsga2", "random", "gp", "qmc")
-PRUNERS = ("hyperband", "successive-halving", "median", "none")
+PRUNERS = ("hyperband", "successive-halving", "median", "pareto", "none")
+#: the pruners of multi-objective studies (Optuna prunes none; ``pareto`` is mgsearch's own)
+MO_PRUNERS = ("pareto", "none")
 #: the first objective is always val_acc (maximised); the others are registered metrics (objective_names)
 PRIMARY_OBJECTIVE = "val_acc"
 #: the rule for study names (``[study] name``, ``--name`` and the default taken from the file name)
@@ -104,6 +106,9 @@ class StudyConfig:
     storage: str = ""
     sampler: str = "tpe"
     pruner: str = "median"
+    #: ``[pruning]`` settings of the ``pareto`` pruner (multi-objective studies; docs/search.md)
+    pruning_margin: float = 0.01
+    pruning_startup_trials: int = 5
     objectives: tuple[str, ...] = ("val_acc",)
     repair: bool = False
     heartbeat_interval: int = 30
@@ -197,6 +202,9 @@ class StudyConfig:
             "device": {"name": self.device, "threads": self.threads},
             **{table: dict(content) for table, content in self.strategy_tables.items()},
             "baselines": {"sizes": list(self.baseline_sizes)},
+            # only where it applies: the stored configs of other studies stay as they were
+            **({"pruning": {"margin": self.pruning_margin, "startup_trials": self.pruning_startup_trials}}
+               if self.pruner == "pareto" else {}),
         }
 
     def replace(self, **changes: Any) -> "StudyConfig":
@@ -316,6 +324,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "budget": (),  # the registered budget keys (_allowed_keys)
     "device": ("name", "threads"),
     "baselines": ("sizes",),
+    "pruning": ("margin", "startup_trials"),
     "recipe": (),  # passthrough (checked against train.Recipe)
 }
 # and one settings table per registered strategy that has one (``[lwdna]``): _strategy_tables()
@@ -525,9 +534,21 @@ def parse_study_config(
                      "no repeats")
     multi = len(objectives) > 1
     pruner = get(study, "study", "pruner", "none" if multi else "median", choice(PRUNERS), f"one of {', '.join(PRUNERS)}")
-    if multi and pruner != "none":
+    if multi and pruner not in MO_PRUNERS:
         raise r.fail("study", "pruner", pruner,
-                     f"'none' with several objectives {list(objectives)} (Optuna cannot prune multi-objective trials)")
+                     f"'none' or 'pareto' with several objectives {list(objectives)} (Optuna cannot prune "
+                     "multi-objective trials; 'pareto' is mgsearch's pruner for them)")
+    if not multi and pruner == "pareto":
+        raise r.fail("study", "pruner", pruner,
+                     "one of hyperband, successive-halving, median, none with the single objective 'val_acc' "
+                     "('pareto' needs several objectives, e.g. objectives = [\"val_acc\", \"params\"])")
+    pruning = data.get("pruning", {})
+    if pruning and pruner != "pareto":
+        raise ConfigError(f"{file}: [pruning] applies to pruner = \"pareto\" only (multi-objective studies); "
+                          f"study.pruner={clip_repr(pruner)}: remove [pruning] or set pruner = \"pareto\"")
+    margin = get(pruning, "pruning", "margin", 0.01, fraction(lo_open=False, hi_closed=False),
+                 "a number in [0, 1) (validation accuracy as a fraction: 0.01 is one point)")
+    startup_trials = get(pruning, "pruning", "startup_trials", 5, pos_int(1, 10000), "an integer in 1..10000")
     repair = get(study, "study", "repair", False, boolean, "true or false")
     heartbeat = get(study, "study", "heartbeat_interval", 30, pos_int(1, 3600), "an integer number of seconds in 1..3600")
     grace = get(study, "study", "grace_period", max(120, 2 * heartbeat), pos_int(1, 86400), "an integer number of seconds in 1..86400")
@@ -593,7 +614,7 @@ def parse_study_config(
     return StudyConfig(
         path=file.resolve(), name=name, space=space, space_path=space_path, space_sha256=space_sha,
         strategy=strategy, seed=seed, n_trials=n_trials, timeout=timeout, storage=storage, sampler=sampler,
-        pruner=pruner, objectives=objectives, repair=repair, heartbeat_interval=heartbeat, grace_period=grace,
+        pruner=pruner, pruning_margin=margin, pruning_startup_trials=startup_trials, objectives=objectives, repair=repair, heartbeat_interval=heartbeat, grace_period=grace,
         max_retry=max_retry, dataset=dataset, data_root=root, val_fraction=val_fraction,
         train_fraction=train_fraction, epochs=epochs, batch_size=batch_size, limits=limits, recipe=dict(recipe), device=dev, threads=threads,
         strategy_tables=own_table, strategy_settings=settings, baseline_sizes=sizes,

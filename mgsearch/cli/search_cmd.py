@@ -18,7 +18,7 @@ def add_study_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--storage", help="SQLAlchemy URL of the study database (default: <study>.db next to the file)")
     g.add_argument("--seed", type=int, help="seed of the sampler, the data split and the training")
     g.add_argument("--sampler", help="tpe, nsga2, random, gp or qmc")
-    g.add_argument("--pruner", help="hyperband, successive-halving, median or none")
+    g.add_argument("--pruner", help="hyperband, successive-halving, median or none; pareto or none with several objectives")
     g.add_argument("--dataset", help="dataset name (fashion-mnist, cifar10, imagefolder, ...)")
     g.add_argument("--data-root", help="dataset folder or archive")
     g.add_argument("--train-fraction", type=float, help="share of the training split used per trial")

@@ -9,7 +9,9 @@ One call of :class:`Objective` is one trial. What it stores is the "Study storag
   takes the earlier result (``status = "duplicate"``, ``duplicate_of``);
 * :class:`~mgsearch.errors.TrainingDiverged` ends the trial COMPLETE with ``status = "diverged"``
   and val accuracy 0.0, so the sampler learns to avoid the region and the search goes on;
-* single-objective studies report each epoch's val accuracy so the pruner can stop the trial.
+* single-objective studies report each epoch's val accuracy so the pruner can stop the trial;
+  multi-objective ones with ``pruner = "pareto"`` ask :class:`~mgsearch.search.pruning.ParetoPruner`
+  after each epoch (Optuna refuses ``trial.report`` there) and are stopped the same way.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mgsearch.errors import MgsearchError, TrainingDiverged
 from mgsearch.search.budget import Budget, repair_to_budget
 from mgsearch.search.chooser import OptunaChooser
 from mgsearch.search.context import strategy_context
+from mgsearch.search.samplers import make_front_pruner
 from mgsearch.spec import ArchSpec
 from mgsearch.store.records import RESULT_STATUSES, candidate_attrs
 from mgsearch.study import StudyConfig
@@ -106,6 +109,7 @@ class Objective:
                                         train=self.train_spec)
         self.versions = package_versions()
         self.measure_latency = "latency_ms" in self.budget.limits or "latency_ms" in self.config.objectives
+        self.front_pruner = make_front_pruner(self.config)
 
     # ------------------------------------------------------------------ values
     def _values(self, acc: float, attrs: dict[str, Any]) -> float | list[float]:
@@ -276,8 +280,9 @@ class Objective:
         (which must already hold the spec's contract attributes: ``spec``, ``params``, ...). The
         budget is not checked here (baselines above the budget are trained on purpose).
 
-        Single-objective studies with a pruner report every epoch and may be pruned
-        (:class:`optuna.TrialPruned` is raised after recording); a diverged training completes with
+        Single-objective studies with a pruner report every epoch and may be pruned, multi-objective
+        ones are asked about by their :class:`~mgsearch.search.pruning.ParetoPruner` (either way
+        :class:`optuna.TrialPruned` is raised after recording); a diverged training completes with
         val accuracy 0.0; any other error is recorded as ``failed`` and raised. Returns the
         objective value(s)."""
         import optuna
@@ -285,16 +290,20 @@ class Objective:
         t0 = time.perf_counter() if t0 is None else t0
         history: list[float] = []
         prune = not self.config.multi_objective and self.config.pruner != "none"
+        front = self.front_pruner
         epochs = self.config.epochs
 
         def on_epoch(epoch: int, val_acc: float) -> None:
             history.append(float(val_acc))
+            step = len(history)
             if prune:
-                step = len(history)
                 trial.report(float(val_acc), step)
                 # after the last epoch the training is paid for: the trial completes, it is never pruned
                 if step < epochs and trial.should_prune():
                     raise optuna.TrialPruned(f"pruned after epoch {step} at val_acc={val_acc:.4f}")
+            elif front is not None and step < epochs and front.prune(trial.study, trial.number, attrs, history):
+                raise optuna.TrialPruned(f"pruned after epoch {step} at val_acc={val_acc:.4f}: a trial that "
+                                         f"costs no more was ahead by {front.margin:g} or more")
 
         attrs.update(fidelity=self.config.fidelity(), seed=self.config.seed, device=self.device,
                      versions=self.versions)

@@ -10,7 +10,9 @@ from mgsearch.study import StudyConfig
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["make_sampler", "make_pruner", "seed_per_trial", "trial_seed"]
+    from mgsearch.search.pruning import ParetoPruner
+
+__all__ = ["make_sampler", "make_pruner", "make_front_pruner", "seed_per_trial", "trial_seed"]
 
 
 def make_sampler(config: StudyConfig, seed: int) -> "optuna.samplers.BaseSampler":
@@ -90,18 +92,30 @@ def _make_sampler(config: StudyConfig, seed: int) -> "optuna.samplers.BaseSample
 
 
 def make_pruner(config: StudyConfig) -> "optuna.pruners.BasePruner":
-    """The study's pruner; steps are epochs 1..epochs. Multi-objective studies get no pruner."""
+    """The study's Optuna pruner; steps are epochs 1..epochs. Each sees only the trials that trained
+    (:mod:`mgsearch.search.pruning`). Multi-objective studies get none from Optuna (their pruner is
+    :func:`make_front_pruner`'s)."""
     import optuna
 
-    if config.multi_objective or config.pruner == "none":
+    from mgsearch.search.pruning import TrainedTrialsHyperband, TrainedTrialsOnly
+
+    if config.multi_objective or config.pruner in ("none", "pareto"):
         return optuna.pruners.NopPruner()
     epochs = config.epochs
     if config.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)
+        return TrainedTrialsHyperband(min_resource=1, max_resource=epochs, reduction_factor=3)
     if config.pruner == "successive-halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+        return TrainedTrialsOnly(optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3))
     if config.pruner == "median":
-        from mgsearch.search.pruning import TrainedTrialsOnly
-
         return TrainedTrialsOnly(optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0))
     raise ValueError(f"unknown pruner {config.pruner!r}")
+
+
+def make_front_pruner(config: StudyConfig) -> "ParetoPruner | None":
+    """The multi-objective study's pruner (``pruner = "pareto"`` with its ``[pruning]`` settings), or None."""
+    if not config.multi_objective or config.pruner != "pareto":
+        return None
+    from mgsearch.search.pruning import ParetoPruner
+
+    return ParetoPruner(costs=tuple(config.objectives[1:]), margin=config.pruning_margin,
+                        startup_trials=config.pruning_startup_trials)

@@ -205,6 +205,17 @@ def _int(v: Any) -> int | None:
     return None if f is None else int(f)
 
 
+def _last_report(trial: Any, attrs: Mapping[str, Any]) -> float | None:
+    """The trial's last reported val accuracy: its last intermediate value, or for a pruned trial of a
+    multi-objective study (Optuna stores no intermediate values there) the last of its ``val_history``."""
+    if trial.intermediate_values:
+        return finite_float(trial.intermediate_values[max(trial.intermediate_values)])
+    history = attrs.get("val_history")
+    if trial.state.name == "PRUNED" and isinstance(history, list) and history:
+        return finite_float(history[-1])
+    return None
+
+
 _STATE_STATUS = {"PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
 
 
@@ -243,8 +254,7 @@ def records_from_trials(trials: Iterable[Any]) -> list[TrialRecord]:
                 duplicate_of=_int(ua.get("duplicate_of")),
                 baseline_name=ua.get("baseline_name"),
                 fidelity=ua.get("fidelity"),
-                last_report=(finite_float(t.intermediate_values[max(t.intermediate_values)])
-                             if t.intermediate_values else None),
+                last_report=_last_report(t, ua),
                 datetime_start=t.datetime_start,
                 datetime_complete=t.datetime_complete,
                 user_attrs=ua,
