@@ -24,6 +24,7 @@ TIERS: list[tuple[str, set[str]]] = [
     ("entry points", {"__main__", ""}),  # python -m mgsearch; "": the facade mgsearch/__init__.py (lazy exports)
     ("command line", {"cli"}),
     ("commands", {"search", "report", "export", "shrink", "strategies"}),
+    ("one-shot weight sharing", {"oneshot"}),  # supernets: used by the oneshot strategy and shrink's slimmable importance
     ("shared by the commands", {"pareto", "outputs"}),  # fronts/best over stored records; output folders
     ("inputs of a run", {"store", "train", "space", "study"}),
     ("training parts", {"training"}),  # the recipe (torch-free) and the runtime: below train and study
@@ -57,11 +58,13 @@ ALLOWED = {
     ("search", "mgsearch"): "package_versions() reads mgsearch.__version__ (the facade imports errors and spec only)",
     ("export", "mgsearch"): "the model card and export metadata read mgsearch.__version__",
     ("cli", "mgsearch"): "--version reads mgsearch.__version__",
+    ("oneshot", "mgsearch"): "a supernet file's metadata records mgsearch.__version__",
 }
 
 #: built-in implementations: only their own package (its builtin.py) may import them
 IMPLEMENTATIONS = ("mgsearch.families.residual", "mgsearch.families.mgnet", "mgsearch.families.builtin",
                    "mgsearch.strategies.direct", "mgsearch.strategies.lwdna", "mgsearch.strategies.uniform",
+                   "mgsearch.strategies.oneshot",
                    "mgsearch.strategies.builtin", "mgsearch.metrics.builtin")
 
 HEAVY = ("optuna", "plotly", "mgsearch.cli")

@@ -159,7 +159,7 @@ def test_study_files_name_it_and_its_table_is_parsed_once(toy, tmp_path, tiny_im
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match=r"\[toy_fill\] is given but study.strategy='direct'; set strategy = \"toy-fill\""):
         load_study_config(_study(tmp_path, root, strategy="direct"))
-    with pytest.raises(ConfigError, match=r"study.strategy='toy-nope' is not allowed: one of direct, lwdna, toy-fill"):
+    with pytest.raises(ConfigError, match=r"study.strategy='toy-nope' is not allowed: one of direct, lwdna, oneshot, toy-fill"):
         load_study_config(_study(tmp_path, root, strategy="toy-nope", table=""))
     with pytest.raises(ConfigError, match=r"study.strategy='uniform' is not allowed"):
         load_study_config(_study(tmp_path, root, strategy="uniform", table=""))

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mgsearch.space import SearchSpace
     from mgsearch.strategies import StrategyContext
 
-__all__ = ["strategy_context"]
+__all__ = ["strategy_context", "strategy_files_dir"]
 
 
 def strategy_context(
@@ -54,4 +54,21 @@ def strategy_context(
         device=device,
         seed=config.seed,
         train=train,
+        recipe=dict(config.recipe),
+        files_dir=strategy_files_dir(config),
     )
+
+
+def strategy_files_dir(config: StudyConfig) -> str | None:
+    """The folder next to the study database for strategies' files: ``<db stem>.supernets`` beside an
+    SQLite database, else beside the study file (``<study stem>.supernets``)."""
+    from pathlib import Path
+
+    url = config.storage or ""
+    if url.startswith("sqlite:///"):
+        db = Path(url[len("sqlite:///"):].split("?", 1)[0])
+        return str(db.parent / f"{db.stem}.supernets")
+    if config.path is None:
+        return None
+    path = Path(config.path)
+    return str(path.parent / f"{path.stem}.supernets")

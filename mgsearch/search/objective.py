@@ -182,7 +182,14 @@ class Objective:
             if not self._lower_undecided_peer(trial, spec.hash):
                 break
             trial.set_user_attr("training", False)
-        return self.train_trial(trial, spec, attrs, t0)
+        return self.train_trial(trial, spec, attrs, t0, score=self._strategy_score(attrs))
+
+    def _strategy_score(self, attrs: dict[str, Any]) -> Callable[..., Any]:
+        """Training at the study's protocol, unless the strategy scores candidates its own way."""
+        def score(spec: ArchSpec, *, on_epoch: Callable[[int, float], None] | None = None) -> Any:
+            result = self.strategy.score(spec, attrs, self.context, on_epoch=on_epoch)
+            return self.train_spec(spec, on_epoch=on_epoch) if result is None else result
+        return score
 
     # ------------------------------------------------------------------ pieces
     def _check_surplus(self, trial: "optuna.Trial") -> None:
@@ -275,7 +282,8 @@ class Objective:
         return train_fn(spec, self.dataset, fidelity=fidelity, recipe=recipe, seed=self.config.seed,
                         device=self.device, on_epoch=on_epoch, progress=False, threads=self.config.threads)
 
-    def train_trial(self, trial: "optuna.Trial", spec: ArchSpec, attrs: dict[str, Any], t0: float | None = None) -> Any:
+    def train_trial(self, trial: "optuna.Trial", spec: ArchSpec, attrs: dict[str, Any], t0: float | None = None,
+                    score: Callable[..., Any] | None = None) -> Any:
         """Train ``spec`` (:meth:`train_spec`) as ``trial`` and record the result with ``attrs``
         (which must already hold the spec's contract attributes: ``spec``, ``params``, ...). The
         budget is not checked here (baselines above the budget are trained on purpose).
@@ -283,8 +291,9 @@ class Objective:
         Single-objective studies with a pruner report every epoch and may be pruned, multi-objective
         ones are asked about by their :class:`~mgsearch.search.pruning.ParetoPruner` (either way
         :class:`optuna.TrialPruned` is raised after recording); a diverged training completes with
-        val accuracy 0.0; any other error is recorded as ``failed`` and raised. Returns the
-        objective value(s)."""
+        val accuracy 0.0; any other error is recorded as ``failed`` and raised. ``score(spec, on_epoch=)``
+        replaces :meth:`train_spec` (a strategy's own evaluation; its result's ``trial_attrs`` are
+        stored too). Returns the objective value(s)."""
         import optuna
 
         t0 = time.perf_counter() if t0 is None else t0
@@ -308,7 +317,7 @@ class Objective:
         attrs.update(fidelity=self.config.fidelity(), seed=self.config.seed, device=self.device,
                      versions=self.versions)
         try:
-            result = self.train_spec(spec, on_epoch=on_epoch)
+            result = (score or self.train_spec)(spec, on_epoch=on_epoch)
         except optuna.TrialPruned:
             attrs.update(status="pruned", val_history=history, val_acc=history[-1] if history else 0.0,
                          wall_seconds=time.perf_counter() - t0)
@@ -332,6 +341,7 @@ class Objective:
                      train_seconds=float(result.train_seconds),
                      images_per_second=float(result.images_per_second),
                      wall_seconds=time.perf_counter() - t0)
+        attrs.update(getattr(result, "trial_attrs", None) or {})
         self._set_attrs(trial, attrs)
         return self._values(acc, attrs)
 

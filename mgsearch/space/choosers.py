@@ -14,7 +14,17 @@ from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 from mgsearch.errors import ConfigError
 
-__all__ = ["Chooser", "RandomChooser", "DictChooser"]
+__all__ = ["Chooser", "RandomChooser", "DictChooser", "is_width_knob"]
+
+
+def is_width_knob(name: str) -> bool:
+    """Whether a knob name of :meth:`~mgsearch.space.SearchSpace.to_spec` sets a width
+    (``stem.width``, ``s<i>.width``, ``s<i>.inner``, ``s<i>.b<j>.inner``, with an optional ``@...`` tail)."""
+    base = name.split("@", 1)[0]
+    if base == "stem.width":
+        return True
+    parts = base.split(".")
+    return bool(parts) and parts[0].startswith("s") and parts[0][1:].isdigit() and parts[-1] in ("width", "inner")
 
 
 @runtime_checkable

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from mgsearch.strategies.direct import DIRECT
 from mgsearch.strategies.lwdna import LWDNA
+from mgsearch.strategies.oneshot import ONESHOT
 from mgsearch.strategies.registry import register_strategy
 from mgsearch.strategies.uniform import UNIFORM
 
-BUILTIN_STRATEGIES = (DIRECT, LWDNA, UNIFORM)
+BUILTIN_STRATEGIES = (DIRECT, LWDNA, UNIFORM, ONESHOT)
 
 for _strategy in BUILTIN_STRATEGIES:
     register_strategy(_strategy)

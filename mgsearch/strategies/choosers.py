@@ -10,22 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from mgsearch.space.choosers import is_width_knob  # the one rule of width knob names
+
 __all__ = ["MacroChooser", "MiddleChooser", "midpoint", "is_width_knob"]
 
 
 def midpoint(low: int, high: int, step: int = 1) -> int:
     """The middle value of ``low, low + step, ..., high`` (the lower one of two middles)."""
     return low + ((high - low) // step // 2) * step
-
-
-def is_width_knob(name: str) -> bool:
-    """Whether a knob name of :meth:`~mgsearch.space.SearchSpace.to_spec` sets a width
-    (``stem.width``, ``s<i>.width``, ``s<i>.inner``, ``s<i>.b<j>.inner``, with an optional ``@...`` tail)."""
-    base = name.split("@", 1)[0]
-    if base == "stem.width":
-        return True
-    parts = base.split(".")
-    return bool(parts) and parts[0].startswith("s") and parts[0][1:].isdigit() and parts[-1] in ("width", "inner")
 
 
 class MacroChooser:

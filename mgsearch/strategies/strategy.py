@@ -78,7 +78,10 @@ class StrategyContext:
       ``seed``: the study's data and protocol;
     * ``train``: ``train(spec, *, on_epoch=None) -> TrainResult``, training at the study's protocol
       (recipe, fidelity, seed, device, threads): the one training path of the search (None where
-      no training is possible, e.g. when only specs are listed).
+      no training is possible, e.g. when only specs are listed);
+    * ``recipe``: the study's recipe table (``Recipe(**recipe)``); ``files_dir``: a folder next to the
+      study database where a strategy may keep files across trials, workers and studies (oneshot: its
+      supernets; None where the study has no database).
     """
 
     space: "SearchSpace"
@@ -91,6 +94,8 @@ class StrategyContext:
     device: str = "cpu"
     seed: int = 0
     train: Callable[..., Any] | None = None
+    recipe: Mapping[str, Any] = field(default_factory=dict)
+    files_dir: str | None = None
 
 
 class Strategy(ABC):
@@ -133,3 +138,12 @@ class Strategy(ABC):
         A candidate over the budget is allowed (the objective records it as infeasible without
         training); a mistake in the study (e.g. a budget the strategy needs but lacks) is a
         :class:`~mgsearch.errors.ConfigError`."""
+
+    def score(self, spec: ArchSpec, attrs: Mapping[str, Any], context: StrategyContext, *,
+              on_epoch: Callable[[int, float], None] | None = None) -> Any:
+        """How a feasible candidate is evaluated: None (the default) trains ``spec`` at the study's
+        protocol; a strategy that scores otherwise (oneshot: on a supernet) returns an object with
+        ``val_acc``, ``history``, ``train_seconds``, ``images_per_second`` and ``trial_attrs`` (stored
+        with the trial, e.g. its ``fidelity``). ``attrs``: the trial's attributes so far (the
+        candidate's among them)."""
+        return None
