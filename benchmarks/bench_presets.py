@@ -1,0 +1,170 @@
+"""The families side by side at equal parameters (issue 12): each family's CIFAR preset scaled onto
+about 50k and about 250k params, trained at ONE fixed protocol with several seeds on CIFAR-10.
+
+For every (preset, size) the preset is scaled with the one scale-to-budget rule
+(:func:`mgsearch.fitting.scale_to_budget`, ``grow=True``, params <= size) so that every family gets
+the same parameter budget and keeps its own width profile; then, for each seed, the network is
+trained from scratch and scored once on the official test split. Reported per row: params, MACs,
+CPU inference images/s (eval mode, batch 128, median of timed passes), and test accuracy
+(mean ± sd over the seeds, and each seed's value).
+
+Resumable: every finished run is appended as one JSON line to ``--out``; a re-run skips the
+(preset, size, seed, protocol) combinations already there, so the script can be stopped at any time.
+
+    python benchmarks/bench_presets.py run --sizes 50000,250000 --seeds 0,1,2 --epochs 5 \\
+        --train-fraction 0.1 --out presets.jsonl
+    python benchmarks/bench_presets.py table presets.jsonl      # the markdown table for docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_train import cifar10_root, machine  # noqa: E402
+
+# One CIFAR preset per family / block form; names missing from this checkout are skipped with a note.
+DEFAULT_PRESETS = (
+    "resnet20", "mgic20", "mgic-vcycle20", "dacnn20", "dacnn-mix20", "mgnet-222-64", "mgiad-small",
+    "mobilenetv2-cifar", "mobilenetv2-mgic-cifar",
+)
+
+
+def protocol_key(args: argparse.Namespace) -> dict:
+    """The protocol every row of one table shares (part of the resume key)."""
+    return {"dataset": "cifar10", "epochs": args.epochs, "train_fraction": args.train_fraction,
+            "batch_size": args.batch_size}
+
+
+def scaled_spec(name: str, size: int, ds):
+    """``name``'s spec for ``ds``'s shapes, scaled onto ``params <= size`` (None when it cannot fit)."""
+    from mgsearch.cost import cost
+    from mgsearch.fitting import scale_to_budget
+    from mgsearch.presets import resolve_spec
+
+    spec = resolve_spec(name, in_channels=ds.in_channels, num_classes=ds.num_classes, input_size=ds.input_size)
+    return scale_to_budget(spec, lambda s: cost(s).params <= size, grow=True)
+
+
+def inference_rate(spec, threads: int, device: str) -> float:
+    """Eval-mode images/s at batch 128 (median of 10 timed passes after 3 warm-up passes)."""
+    import torch
+
+    from mgsearch import build
+    from mgsearch.cost import measure_latency
+
+    torch.set_num_threads(threads)
+    model = build(spec)
+    lat = measure_latency(model, (128, spec.in_channels, spec.input_size, spec.input_size), device,
+                          warmup=3, repeats=10)
+    return 128 / (lat["median_ms"] / 1000.0)
+
+
+def done_keys(out: Path) -> set[tuple]:
+    keys = set()
+    if out.is_file():
+        for line in out.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                keys.add((r["preset"], r["size"], r["seed"], json.dumps(r["protocol"], sort_keys=True)))
+    return keys
+
+
+def run(args: argparse.Namespace) -> int:
+    from mgsearch.cost import cost
+    from mgsearch.data import load_dataset
+    from mgsearch.presets import preset_names
+    from mgsearch.train import Fidelity, train
+
+    out = Path(args.out)
+    proto = protocol_key(args)
+    done = done_keys(out)
+    ds = load_dataset("cifar10", args.data_root or cifar10_root())
+    known = set(preset_names())
+    presets = [p for p in args.presets.split(",") if p]
+    for p in presets:
+        if p not in known:
+            print(f"bench_presets: preset {p!r} is not in this checkout; skipped", file=sys.stderr)
+    presets = [p for p in presets if p in known]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    # Order: every preset at the first size with every seed before the next size, so a run cut short
+    # leaves complete rows of the smaller table first.
+    for size in sizes:
+        for seed in seeds:
+            for name in presets:
+                key = (name, size, seed, json.dumps(proto, sort_keys=True))
+                if key in done:
+                    continue
+                spec = scaled_spec(name, size, ds)
+                if spec is None:
+                    print(f"bench_presets: {name} cannot fit {size} params; skipped", file=sys.stderr)
+                    continue
+                c = cost(spec)
+                rate = inference_rate(spec, args.threads, args.device)
+                t0 = time.perf_counter()
+                r = train(spec, ds, fidelity=Fidelity(epochs=args.epochs, train_fraction=args.train_fraction,
+                                                      batch_size=args.batch_size),
+                          seed=seed, threads=args.threads, progress=False, evaluate_test=True, device=args.device)
+                row = {
+                    "benchmark": "presets", "preset": name, "family": spec.family, "size": size, "seed": seed,
+                    "protocol": proto, "params": c.params, "macs": c.macs, "spec_hash": spec.hash,
+                    "inference_images_per_second": rate, "train_images_per_second": r.images_per_second,
+                    "val_acc": r.val_acc, "test_acc": r.test_acc, "wall_seconds": time.perf_counter() - t0,
+                    "threads": args.threads, "device": r.device, "machine": machine(),
+                    "date": datetime.now(timezone.utc).isoformat(),
+                }
+                with out.open("a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+                print(json.dumps(row), file=sys.stderr, flush=True)
+    return 0
+
+
+def table(args: argparse.Namespace) -> int:
+    rows = [json.loads(line) for line in Path(args.file).read_text().splitlines() if line.strip()]
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["size"], r["preset"], json.dumps(r["protocol"], sort_keys=True)), []).append(r)
+    print("| size | preset | family | params | MACs | CPU infer img/s | seeds | test acc (mean ± sd) | per seed |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---|")
+    for (size, preset, _), rs in sorted(groups.items()):
+        accs = [r["test_acc"] for r in sorted(rs, key=lambda r: r["seed"])]
+        spread = f" ± {100 * statistics.stdev(accs):.2f}" if len(accs) > 1 else " (one seed)"
+        rate = statistics.median(r["inference_images_per_second"] for r in rs)
+        print(f"| {size:,} | {preset} | {rs[0]['family']} | {rs[0]['params']:,} | {rs[0]['macs'] / 1e6:.1f}M | "
+              f"{rate:,.0f} | {len(accs)} | {100 * statistics.mean(accs):.2f}{spread} | "
+              f"{', '.join(f'{100 * a:.2f}' for a in accs)} |")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="what", required=True)
+    r = sub.add_parser("run", help="train the scaled presets (resumable)")
+    r.add_argument("--presets", default=",".join(DEFAULT_PRESETS))
+    r.add_argument("--sizes", default="50000,250000")
+    r.add_argument("--seeds", default="0,1,2")
+    r.add_argument("--epochs", type=int, default=5)
+    r.add_argument("--train-fraction", type=float, default=0.1)
+    r.add_argument("--batch-size", type=int, default=128)
+    r.add_argument("--threads", type=int, default=2)
+    r.add_argument("--device", default="cpu")
+    r.add_argument("--data-root", default=None)
+    r.add_argument("--out", required=True, help="JSON lines file, appended to (resume key: preset, size, seed, protocol)")
+    t = sub.add_parser("table", help="markdown table of a results file")
+    t.add_argument("file")
+    args = p.parse_args(argv)
+    return run(args) if args.what == "run" else table(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
