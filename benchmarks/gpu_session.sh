@@ -7,7 +7,8 @@
 # Phase 1 (alone on the GPU): `pytest -m gpu`, then train() vs a bare loop (throughput ratio).
 # Phase 2 (concurrently, one process each, all sharing the GPU): the accuracy/time table, LW-DNA vs
 # uniform (CIFAR-10 resnet20 one process per seed, with and without distillation; Fashion-MNIST
-# resnet20; mgiad-small on both), and search quality at two budgets. Every part runs under `timeout`
+# resnet20; mgiad-small on both), search quality at two budgets, and the families side by side at equal
+# params (bench_presets.py: every family preset scaled onto 50k and 250k params, 15 epochs, 3 seeds). Every part runs under `timeout`
 # and its benchmark's own time limit so that the whole session ends by $DEADLINE seconds; each part
 # appends its finished runs to its own file, so a part cut short still leaves what it finished.
 # Everything lands in $OUT/results.tgz (plus session.log); phase-2 wall times are taken while up to
@@ -45,10 +46,12 @@ if [ "${DRY:-0}" = "1" ]; then
     DEV=cpu; TABLE_EPOCHS=1; TABLE_FRACTION=0.01; LW_EPOCHS=1; LW_SUBSET=256; LW_VAL=100; LW_TEST=200
     MGIAD_EPOCHS=1; SQ_TRIALS=2; SQ_FRACTION=0.01; SQ_RETRAIN_EPOCHS=1; SQ_RETRAIN_FRACTION=0.01; TP_IMAGES=256
     TP_REPEATS=1; BATCH=64; SQ_BATCH=64; SQ_SEEDS=1
+    PRESET_ARGS=(--presets resnet20 --sizes 50000 --seeds 0 --epochs 1 --train-fraction 0.01)
 else
     DEV=cuda; TABLE_EPOCHS=1,5,15; TABLE_FRACTION=1.0; LW_EPOCHS=15; LW_SUBSET=0; LW_VAL=0; LW_TEST=0
     MGIAD_EPOCHS=10; SQ_TRIALS=20; SQ_FRACTION=0.2; SQ_RETRAIN_EPOCHS=12; SQ_RETRAIN_FRACTION=1.0; TP_IMAGES=12800
     TP_REPEATS=5; BATCH=512; SQ_BATCH=256; SQ_SEEDS=3
+    PRESET_ARGS=(--sizes 50000,250000 --seeds 0,1,2 --epochs 15 --train-fraction 1.0)
 fi
 
 # ---------------------------------------------------------------------------------------------- set-up
@@ -123,6 +126,10 @@ for budget in 25k 50k; do
         --device "$DEV" --threads 2 > "$WORK/sq-$budget.out" 2> "$WORK/sq-$budget.log" &
     pids+=($!)
 done
+# the families side by side at equal params (issue 12); resumable: a cut run keeps its finished rows
+timeout "$(left)" python3 benchmarks/bench_presets.py run "${PRESET_ARGS[@]}" --batch-size "$BATCH" \
+    --device "$DEV" --threads 2 --data-root "$CIFAR" --out "$WORK/presets.jsonl" > "$WORK/presets.log" 2>&1 &
+pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid"; done
 log "phase 2 finished"
 
@@ -134,5 +141,6 @@ for l in sys.stdin:
     r = json.loads(l); print(r['model'], r['dataset'], r['epochs'], r['train_images'], round(r['val_acc'], 4),
                             round(r['test_acc'], 4), round(r['wall_seconds'], 1), round(r['images_per_second']))"
 echo "== lwdna"; python3 benchmarks/bench_lwdna.py --summarise "$WORK"/lw-*.jsonl 2>&1 | tail -30
+echo "== presets"; [ -f "$WORK/presets.jsonl" ] && python3 benchmarks/bench_presets.py table "$WORK/presets.jsonl"
 for b in 25k 50k; do echo "== sq $b"; tail -4 "$WORK/sq-$b.log"; grep '^|' "$WORK/sq-$b.out"; done
 echo "== pytest"; tail -5 "$WORK/pytest-gpu.log" 2>/dev/null
