@@ -91,14 +91,26 @@ _TABLE: tuple[Preset, ...] = (
            "(DACNN_release resnet_mix_reg.py) at ResNet-20 widths; no reported size",
            _anchored((3, 3, 3), (16, 32, 64)), 76_842, 40_813_184),
     Preset("mgnet-2222-256", "MgNet[2,2,2,2]-256-B^l: 4 levels of width 256, 2 steps, B shared per level",
-           "He & Xu, MgNet (arXiv 1901.10415), code XuTeam/MgNet_Code; reported about 8.2M params",
+           "He & Xu, MgNet (arXiv 1901.10415), code XuTeam/MgNet_Code: exactly 8,278,794 params there too (its "
+           "README's 8.2M is a rounding); its MACs recompute A u at each step where mgsearch reuses it",
            _mgnet_like("mgnet", (256,) * 4, (256,) * 4), 8_278_794, 3_800_828_416),
     Preset("mgnet-222-64", "Small MgNet[2,2,2]-64-B^l: 3 levels of width 64 (CPU-friendly)",
            "He & Xu, MgNet (arXiv 1901.10415), scaled down; no reported size",
            _mgnet_like("mgnet", (64,) * 3, (64,) * 3), 373_194, 232_981_120),
-    Preset("mgiad", "MGiaD reference: 4 levels, u 64/128/256/256, f 64/64/128/256, 2 steps, B shared, s=32",
-           "van Betteray, Rottmann, Kahl, MGiaD (arXiv 2211.05525) / Poly-MgNet defaults; reported about 1.3M params",
-           _mgnet_like("mgiad", (64, 128, 256, 256), (64, 64, 128, 256), s=32), 1_344_714, 294_750_720),
+    Preset("mgiad", "MGiaD as mgsearch reads the paper: MgNet[2,2,2,2] at widths 64/128/256/256 (f = u on "
+           "every level), B shared per level, A, B, Pi and R MGIC convs with s=32",
+           "van Betteray, Rottmann, Kahl, MGiaD (arXiv 2211.05525): the mechanism as the paper describes it; the "
+           "authors published no MGiaD code, so no size is reproduced (their nearest code, vanbetteray/Poly-MgNet, "
+           "is a different network: preset poly-mgnet)",
+           _mgnet_like("mgiad", (64, 128, 256, 256), (64, 128, 256, 256), s=32), 1_521_994, 328_337_920),
+    Preset("poly-mgnet", "Poly-MgNet's default network: 4 levels of widths 64/128/256/256, 2 steps each, every "
+           "level block=\"poly\" (B = a trainable scalar per step, depthwise strided R and Pi)",
+           "van Betteray, Rottmann, Kahl, Poly-MgNet, code vanbetteray/Poly-MgNet (configs-poly.json with "
+           "train_routine_MgNet_poly.py): 1,386,706 registered params, of which 1,385,554 used (level 1's convR "
+           "and convI never run); weight transfer max abs diff 0.0; MACs here skip A 0 and reuse A' u'",
+           ArchSpec(family="mgnet", stem=Stem(width=64), stages=tuple(
+               Stage(width=w, blocks=(Block(inner=w),) * 2, stride=1 if i == 0 else 2, block="poly")
+               for i, w in enumerate((64, 128, 256, 256)))), 1_385_554, 323_594_752),
     Preset("mgiad-small", "Small MGiaD: 3 levels of width 32/64/128, 2 steps, B shared, s=8 (CPU-friendly)",
            "van Betteray, Rottmann, Kahl, MGiaD (arXiv 2211.05525), scaled down; no reported size",
            _mgnet_like("mgiad", (32, 64, 128), (32, 64, 128), s=8), 126_762, 43_517_184),

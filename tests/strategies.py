@@ -76,9 +76,15 @@ def random_spec(
         stride = c.choice((1, 1, 2)) if i == 0 else c.choice((1, 2, 2))
         width = _width(c, m, max_width)
         # vcycle needs a group size; anchored (dacnn) has none
-        forms = [f for f in sorted(fam.block_forms) if (f == "anchored") == (s is None)]
+        forms = [f for f in sorted(fam.block_forms) if (f in ("anchored", "poly")) == (s is None)]
         form = c.choice(["conv", *forms]) if forms else "conv"
         if form == "anchored":  # one kernel per stage: every block has the stage width, share 1
+            stages.append(Stage(width=width, blocks=tuple(Block(inner=width) for _ in range(depth)),
+                                stride=stride, block=form))
+            continue
+        if form == "poly":  # Poly-MgNet level: f and u one width (level 0: the stem's), share 1
+            if i == 0:
+                stem_width = width
             stages.append(Stage(width=width, blocks=tuple(Block(inner=width) for _ in range(depth)),
                                 stride=stride, block=form))
             continue

@@ -34,7 +34,7 @@ def test_preset_golden_values(name: str) -> None:
 @pytest.mark.parametrize(
     "name,params_m,macs_m,tol",
     [("resnet20", 0.27, 41, 0.02), ("resnet32", 0.46, 69, 0.02), ("resnet56", 0.85, 125, 0.02),
-     ("mgnet-2222-256", 8.2, None, 0.02), ("mgiad", 1.3, None, 0.05)],
+     ("mgnet-2222-256", 8.2, None, 0.02), ("poly-mgnet", 1.386706, None, 0.001)],
 )
 def test_presets_match_reported_sizes(name: str, params_m: float, macs_m: float | None, tol: float) -> None:
     p = PRESETS[name]

@@ -10,6 +10,7 @@ To add a block form a stage may choose (``Stage.block``): write its module (a
 from __future__ import annotations
 
 from mgsearch.families.mgnet.family import MGIAD, MGNET
+from mgsearch.families.mgnet.poly import POLY
 from mgsearch.families.registry import register_family
 from mgsearch.families.residual.anchored import ANCHORED
 from mgsearch.families.residual.family import DACNN, MGIC, RESNET
@@ -18,7 +19,7 @@ from mgsearch.families.residual.vcycle import VCYCLE_FORMS
 BUILTIN_FAMILIES = (RESNET, MGIC, DACNN, MGNET, MGIAD)
 
 #: block forms a stage may choose (``Stage.block``), per family: (family, form)
-BUILTIN_BLOCK_FORMS = (*((MGIC, form) for form in VCYCLE_FORMS), (DACNN, ANCHORED))
+BUILTIN_BLOCK_FORMS = (*((MGIC, form) for form in VCYCLE_FORMS), (DACNN, ANCHORED), (MGNET, POLY))
 
 for _family, _form in BUILTIN_BLOCK_FORMS:
     _family.add_block_form(_form)

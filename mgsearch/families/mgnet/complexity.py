@@ -11,12 +11,14 @@ Levels are stages. ``stem.width`` is the width of ``f`` on level 0, ``stage.widt
 Zero work is skipped and nothing is computed twice: the first step of level 0 uses ``f`` itself
 (``A 0 = 0``), and the first step of a later level reuses ``A' u'`` from the transfer. ``A`` is
 only created when it is applied at least once. In ``mgiad`` A, B, Pi and R of a stage with
-``group_size`` are MGIC convs (Pi and R take the group size of the level they lead into).
+``group_size`` are MGIC convs (Pi and R take the group size of the level they lead into). A level
+with ``block = "poly"`` is Poly-MgNet's (:mod:`mgsearch.families.mgnet.poly`).
 """
 
 from __future__ import annotations
 
 from mgsearch.families.common import head_complexity, stem_complexity
+from mgsearch.families.mgnet.poly import poly_step_rows, poly_transfer_rows
 from mgsearch.layers.accounting import LayerCost, bn_row, conv3x3_row, out_size
 from mgsearch.spec import ArchSpec, Stage, sharing_runs
 
@@ -65,6 +67,10 @@ def transfer_complexity(spec: ArchSpec, level: int, size: int, a: _AApplications
     stage, prev = spec.stages[level], spec.stages[level - 1]
     s, uw, fw = stage.group_size, stage.width, f_width(spec, level)
     h = out_size(size, stage.stride)
+    if stage.block == "poly":
+        return [a.row(level - 1, size),
+                *poly_transfer_rows(level, prev.width, f_width(spec, level - 1), uw, stage.stride, size),
+                a.row(level, h)]
     return [
         a.row(level - 1, size),
         conv3x3_row(f"stages.{level}.Pi", prev.width, uw, stage.stride, size, s),
@@ -79,6 +85,8 @@ def step_complexity(spec: ArchSpec, level: int, j: int, size: int, a: _AApplicat
     """Rows of smoothing step ``j`` of ``level``: ``A u`` (not for step 0: known or zero), the
     residual's BN, ``B_j`` (shared by its sharing run) and its BN."""
     stage = spec.stages[level]
+    if stage.block == "poly":
+        return ([a.row(level, size)] if j > 0 else []) + poly_step_rows(level, j, stage.width, size)
     s, uw, fw = stage.group_size, stage.width, f_width(spec, level)
     o = b_owners(stage)[j]
     return ([a.row(level, size)] if j > 0 else []) + [

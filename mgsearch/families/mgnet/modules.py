@@ -12,6 +12,59 @@ from mgsearch.layers.conv import Conv2d, conv3x3, init_weights
 from mgsearch.spec import ArchSpec
 
 
+class _Scalar(nn.Module):
+    """A trainable scalar ``alpha`` (``x * alpha``): Poly-MgNet's degree-1 polynomial ``B``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight
+
+
+class PolyLevel(nn.Module):
+    """A ``poly`` level (:mod:`mgsearch.families.mgnet.poly`): A shared by its steps, per step a
+    scalar and two BNs; the depthwise transfer (Pi, R, no BN) from the previous level."""
+
+    def __init__(self, spec: ArchSpec, index: int) -> None:
+        super().__init__()
+        from math import gcd
+
+        stage = spec.stages[index]
+        c = stage.width
+        self.stride = stage.stride
+        self.A = conv3x3(c, c) if a_applications(spec, index) > 0 else None
+        if index > 0:
+            cu, cf = spec.stages[index - 1].width, f_width(spec, index - 1)
+            self.Pi = nn.Conv2d(cu, c, 3, stride=stage.stride, padding=1, groups=gcd(cu, c), bias=False)
+            self.R = nn.Conv2d(cf, c, 3, stride=stage.stride, padding=1, groups=gcd(cf, c), bias=False)
+        self.bn_r = nn.ModuleList(nn.BatchNorm2d(c) for _ in range(stage.depth))
+        self.alpha = nn.ModuleList(_Scalar() for _ in range(stage.depth))
+        self.bn_u = nn.ModuleList(nn.BatchNorm2d(c) for _ in range(stage.depth))
+
+    def transfer(self, f: torch.Tensor, u: torch.Tensor, prev: nn.Module) -> tuple[torch.Tensor, ...]:
+        """Restrict to this level: returns ``(f', u', A' u')``."""
+        r = F.relu(f - prev.A(u, 1))
+        u = self.Pi(u)
+        au = self.A(u, 1)
+        return self.R(r) + au, u, au
+
+    def smooth(self, f: torch.Tensor, u: torch.Tensor | None, au: torch.Tensor | None) -> torch.Tensor:
+        """``u <- relu(bn_u(u + alpha * bn_r(f - A u)))`` per step; ``u`` None means zero."""
+        for j, (bn_r, alpha, bn_u) in enumerate(zip(self.bn_r, self.alpha, self.bn_u)):
+            if u is None:
+                r = f
+            elif j == 0 and au is not None:
+                r = f - au
+            else:
+                r = f - self.A(u, 1)
+            v = alpha(bn_r(r))
+            u = F.relu(bn_u(v if u is None else u + v))
+        assert u is not None
+        return u
+
+
 class Level(nn.Module):
     """One grid level: A (shared by all steps), B per sharing run, per-application BNs, and the
     transfer (Pi, R) from the previous level when ``u_prev`` is given."""
@@ -72,6 +125,9 @@ class MgNetLike(MgsearchNet):
         self._gate("stem.width", self.stem.bn)
         levels = []
         for l, stage in enumerate(spec.stages):
+            if stage.block == "poly":
+                levels.append(self._poly_level(spec, l))
+                continue
             level = Level(spec, l)
             if l > 0:
                 self._gate(f"stages[{l}].width", level.bn_Pi)
@@ -83,6 +139,12 @@ class MgNetLike(MgsearchNet):
         self.stages = nn.ModuleList(levels)
         self.head = ClassifierHead(spec.stages[-1].width, spec.num_classes, spec.head.dropout)
         init_weights(self)
+
+    def _poly_level(self, spec: ArchSpec, l: int) -> PolyLevel:
+        level = PolyLevel(spec, l)
+        for bn in (*level.bn_r, *level.bn_u):
+            self._gate(f"stages[{l}].width", bn)
+        return level
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = F.relu(self.stem.bn(self.stem.conv(x)))
