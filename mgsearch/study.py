@@ -130,6 +130,14 @@ class StudyConfig:
     strategy_tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     strategy_settings: Any = field(default=None, compare=False, repr=False)
     baseline_sizes: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5)
+    #: ``[confirm]``: the final protocol of ``mgsearch confirm`` / ``calibrate`` (epochs None: twice the
+    #: search's epochs), how many distinct top trials and seeds; ``[calibrate]``: candidates, top-k
+    confirm_epochs: int | None = None
+    confirm_train_fraction: float = 1.0
+    confirm_top: int = 3
+    confirm_seeds: int = 3
+    calibrate_n: int = 12
+    calibrate_top_k: int = 3
 
     # ------------------------------------------------------------------ views
     @property
@@ -205,6 +213,9 @@ class StudyConfig:
             # only where it applies: the stored configs of other studies stay as they were
             **({"pruning": {"margin": self.pruning_margin, "startup_trials": self.pruning_startup_trials}}
                if self.pruner == "pareto" else {}),
+            "confirm": {"epochs": self.confirm_epochs, "train_fraction": self.confirm_train_fraction,
+                        "top": self.confirm_top, "seeds": self.confirm_seeds},
+            "calibrate": {"n": self.calibrate_n, "top_k": self.calibrate_top_k},
         }
 
     def replace(self, **changes: Any) -> "StudyConfig":
@@ -225,6 +236,13 @@ RUN_KEYS = {
     ("device", "threads"),
     ("data", "root"),
     ("baselines", "sizes"),
+    # what confirm / calibrate run later does not define the search
+    ("confirm", "epochs"),
+    ("confirm", "train_fraction"),
+    ("confirm", "top"),
+    ("confirm", "seeds"),
+    ("calibrate", "n"),
+    ("calibrate", "top_k"),
 }
 
 
@@ -325,6 +343,8 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "device": ("name", "threads"),
     "baselines": ("sizes",),
     "pruning": ("margin", "startup_trials"),
+    "confirm": ("epochs", "train_fraction", "top", "seeds"),
+    "calibrate": ("n", "top_k"),
     "recipe": (),  # passthrough (checked against train.Recipe)
 }
 # and one settings table per registered strategy that has one (``[lwdna]``): _strategy_tables()
@@ -598,6 +618,16 @@ def parse_study_config(
     sizes = get(data.get("baselines", {}), "baselines", "sizes", (0.5, 0.75, 1.0, 1.25, 1.5), sizes_check,
                 "a non-empty list of budget fractions in [0.05, 20], e.g. [0.5, 1.0, 1.5]")
 
+    # [confirm], [calibrate]: the final protocol and the sizes of confirm / calibrate runs
+    conf = data.get("confirm", {})
+    confirm_epochs = get(conf, "confirm", "epochs", None, pos_int(1, 10000), "an integer in 1..10000")
+    confirm_fraction = get(conf, "confirm", "train_fraction", 1.0, fraction(), "a number in (0, 1]")
+    confirm_top = get(conf, "confirm", "top", 3, pos_int(1, 1000), "an integer in 1..1000")
+    confirm_seeds = get(conf, "confirm", "seeds", 3, pos_int(1, 100), "an integer in 1..100")
+    cal = data.get("calibrate", {})
+    calibrate_n = get(cal, "calibrate", "n", 12, pos_int(3, 10000), "an integer in 3..10000")
+    calibrate_top_k = get(cal, "calibrate", "top_k", 3, pos_int(1, 10000), "an integer in 1..10000")
+
     recipe = data.get("recipe", {})
     _check_recipe(file, recipe)
     # the strategy's settings table ([lwdna]), parsed once here; another strategy's table is a mistake
@@ -618,6 +648,8 @@ def parse_study_config(
         max_retry=max_retry, dataset=dataset, data_root=root, val_fraction=val_fraction,
         train_fraction=train_fraction, epochs=epochs, batch_size=batch_size, limits=limits, recipe=dict(recipe), device=dev, threads=threads,
         strategy_tables=own_table, strategy_settings=settings, baseline_sizes=sizes,
+        confirm_epochs=confirm_epochs, confirm_train_fraction=confirm_fraction, confirm_top=confirm_top,
+        confirm_seeds=confirm_seeds, calibrate_n=calibrate_n, calibrate_top_k=calibrate_top_k,
     )
 
 

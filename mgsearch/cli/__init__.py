@@ -15,7 +15,8 @@ from typing import Sequence
 
 from mgsearch.errors import MgsearchError
 
-COMMANDS = ("info", "presets", "space", "train", "search", "worker", "baseline", "shrink", "report", "export")
+COMMANDS = ("info", "presets", "space", "train", "search", "worker", "baseline", "confirm", "shrink", "report",
+            "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,8 @@ that the two agree.
 
 Study names: the main study is ``<name>`` (the study file's name); studies derived from it live in
 the same database as ``<name>.<role>`` (:data:`DERIVED_ROLES`: the uniform baselines,
-``<name>.baselines``).
+``<name>.baselines``; the retrainings of ``mgsearch confirm``, ``<name>.confirm``, and of ``mgsearch
+calibrate``, ``<name>.calibrate``, whose runs are read as :class:`mgsearch.store.runs.RunRecord`).
 
 Importing this module imports neither optuna nor SQLAlchemy (they are imported where used).
 """
@@ -31,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "STATUSES", "RESULT_STATUSES", "TRIAL_ATTRS", "TYPED_METRICS", "RESERVED_ATTRS", "DERIVED_ROLES",
-    "TrialRecord", "StudyData", "baselines_study_name", "derived_study_name", "main_study_names",
+    "TrialRecord", "StudyData", "baselines_study_name", "confirm_study_name", "calibrate_study_name", "derived_study_name", "main_study_names",
     "candidate_attrs", "records_from_trials", "read_trials", "read_study", "cost_axes", "cost_axis", "record_attrs",
 ]
 
@@ -74,7 +75,7 @@ TRIAL_ATTRS: dict[str, str] = {
 RESERVED_ATTRS = frozenset(TRIAL_ATTRS) | frozenset(TYPED_METRICS)
 
 #: roles of the studies derived from a main study, stored as ``<name>.<role>`` in its database
-DERIVED_ROLES = ("baselines",)
+DERIVED_ROLES = ("baselines", "confirm", "calibrate")
 
 
 def derived_study_name(name: str, role: str) -> str:
@@ -87,6 +88,16 @@ def derived_study_name(name: str, role: str) -> str:
 def baselines_study_name(name: str) -> str:
     """``<name>.baselines``: where ``mgsearch baseline`` stores the uniform baselines of study ``name``."""
     return derived_study_name(name, "baselines")
+
+
+def confirm_study_name(name: str) -> str:
+    """``<name>.confirm``: where ``mgsearch confirm`` stores its retrainings of study ``name``."""
+    return derived_study_name(name, "confirm")
+
+
+def calibrate_study_name(name: str) -> str:
+    """``<name>.calibrate``: where ``mgsearch calibrate`` stores its trainings of study ``name``'s space."""
+    return derived_study_name(name, "calibrate")
 
 
 def main_study_names(names: Iterable[str]) -> list[str]:
@@ -356,6 +367,9 @@ class StudyData:
     records: list[TrialRecord]
     baselines: list[TrialRecord] = field(default_factory=list)
     source: str | None = None  # the study file, when loaded from one
+    #: the runs of ``<name>.confirm`` and ``<name>.calibrate`` (:class:`mgsearch.store.runs.RunRecord`)
+    confirmed: list[Any] = field(default_factory=list)
+    calibration: list[Any] = field(default_factory=list)
 
     @property
     def dataset(self) -> str | None:
@@ -429,6 +443,11 @@ def read_study(url: str, name: str | None = None, *, source: str | None = None) 
         for rec in baselines:
             if rec.baseline_name is None:
                 rec.baseline_name = f"baseline #{rec.number}"
+    from mgsearch.store.runs import runs_from_trials
+
+    derived = {role: runs_from_trials(read_trials(store, store.get_study_id_from_name(n)))
+               for role, n in (("confirm", confirm_study_name(name)), ("calibrate", calibrate_study_name(name)))
+               if n in names}
     return StudyData(
         name=name,
         storage=safe,
@@ -437,4 +456,6 @@ def read_study(url: str, name: str | None = None, *, source: str | None = None) 
         records=records_from_trials(read_trials(store, sid)),
         baselines=baselines,
         source=source,
+        confirmed=derived.get("confirm", []),
+        calibration=derived.get("calibrate", []),
     )

@@ -1,0 +1,273 @@
+"""Derived runs: retrain planned architectures from scratch into a derived study, resumably.
+
+The one driver of ``mgsearch confirm`` and ``mgsearch calibrate``. A caller plans a list of
+:class:`PlannedRun` values (a spec, a fidelity, a seed, what the run is of); :func:`run_planned`
+trains each into the derived study (``<name>.confirm``, ``<name>.calibrate``) with the ask/tell
+interface, one Optuna trial per run, and stores the attributes of
+:data:`mgsearch.store.runs.RUN_ATTRS`.
+
+Resuming: a run is identified by its ``run_key``. A finished run (COMPLETE: trained or diverged) is
+never run again. Ctrl-C or SIGTERM fails the run in progress (``status = "interrupted"``) and stops;
+a run left RUNNING by a killed process (SIGKILL, a power cut) is failed as ``interrupted`` by the
+next call, and run again. A RUNNING run whose process is still alive on this machine means another
+process works on the same derived study: that is refused (one process per derived study).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from mgsearch.errors import MgsearchError, TrainingDiverged
+from mgsearch.metrics import analytic_values
+from mgsearch.search.progress import clock
+from mgsearch.spec import ArchSpec
+from mgsearch.store.runs import RunRecord, protocol_key, runs_from_trials
+from mgsearch.study import StudyConfig
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["PlannedRun", "RunsInterrupted", "run_planned", "study_protocol", "run_key"]
+
+
+class RunsInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped confirm / calibrate; ``str(exc)`` says what was kept."""
+
+    #: re-running the same command resumes: the CLI says so
+    resumable = True
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One training to do: ``spec`` at ``protocol`` with ``seed``; ``attrs`` link it to its source
+    (``source_study``, ``source_trial``, ``baseline_name``); ``test`` measures test accuracy at the end
+    (and makes it the run's value; else the value is the last validation accuracy)."""
+
+    role: str
+    spec: ArchSpec
+    protocol: dict[str, Any]
+    seed: int
+    label: str
+    test: bool
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The run's identity across re-runs (:func:`run_key`)."""
+        return run_key(self.role, self.attrs.get("source_study", ""), self.attrs.get("source_trial"),
+                       self.spec.hash, self.seed, self.protocol)
+
+
+def run_key(role: str, source_study: str, source_trial: Any, spec_hash: str, seed: int,
+            protocol: dict[str, Any]) -> str:
+    """``role|source study|source trial|spec hash|seed|protocol JSON``."""
+    return "|".join([role, str(source_study), str(source_trial), spec_hash, str(seed), protocol_key(protocol)])
+
+
+def study_protocol(config: StudyConfig, *, epochs: int, train_fraction: float) -> dict[str, Any]:
+    """A protocol: epochs and training share given, the rest (batch size, recipe, validation share)
+    the study's, so a run differs from the search's training in what it names only."""
+    return {"epochs": int(epochs), "train_fraction": float(train_fraction), "batch_size": config.batch_size,
+            "val_fraction": config.val_fraction, "recipe": dict(config.recipe)}
+
+
+def _pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fail_stale(study: "optuna.Study", what: str) -> list[int]:
+    """Fail (``interrupted``) the RUNNING runs whose process is gone; refuse when one's is alive here."""
+    from optuna.trial import TrialState
+
+    failed = []
+    host = socket.gethostname()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        pid, where = t.user_attrs.get("pid"), t.user_attrs.get("host")
+        if where == host and pid != os.getpid() and _pid_alive(pid):
+            raise MgsearchError(f"run {t.number} of {study.study_name!r} is being trained by process {pid} on this "
+                                f"machine; one `mgsearch {what}` per study at a time: wait for it or stop it")
+        study._storage.set_trial_user_attr(t._trial_id, "status", "interrupted")
+        study._storage.set_trial_user_attr(
+            t._trial_id, "error", f"its process (pid {pid} on {where}) stopped before the run finished")
+        study.tell(t.number, state=TrialState.FAIL)
+        failed.append(t.number)
+    return failed
+
+
+class RunLines:
+    """Progress of derived runs on stderr, one plain line per event (the same on a terminal and in a log)::
+
+        confirm s: 12 runs, 4 finished earlier, 8 to go
+        run 5/12 found #7 seed 1 epoch 2/6: val_acc 0.8123 (21.0 s)
+        run 5/12 found #7 seed 1: test_acc 0.8301 (63.2 s) | 5 of 12 finished, ETA 4:12
+    """
+
+    def __init__(self, what: str, total: int, done: int, *, enabled: bool) -> None:
+        self.what, self.total, self.done, self.enabled = what, total, done, enabled
+        self.times: list[float] = []
+        self.current = ""
+        self.t0 = time.perf_counter()
+
+    def say(self, text: str) -> None:
+        if self.enabled:
+            print(text, file=sys.stderr, flush=True)
+
+    def start(self, index: int, run: PlannedRun) -> None:
+        self.current = f"run {index}/{self.total} {run.role} {run.label} seed {run.seed}"
+        self.t0 = time.perf_counter()
+
+    def epoch(self, epoch: int, val_acc: float, epochs: int) -> None:
+        self.say(f"{self.current} epoch {epoch}/{epochs}: val_acc {val_acc:.4f} "
+                 f"({time.perf_counter() - self.t0:.1f} s)")
+
+    def finished(self, text: str) -> None:
+        seconds = time.perf_counter() - self.t0
+        self.times.append(seconds)
+        self.done += 1
+        left = self.total - self.done
+        eta = clock(left * sum(self.times) / len(self.times)) if left else "0:00"
+        self.say(f"{self.current}: {text} ({seconds:.1f} s) | {self.done} of {self.total} finished, ETA {eta}")
+
+
+def run_planned(
+    config: StudyConfig,
+    study_name: str,
+    planned: Sequence[PlannedRun],
+    *,
+    dataset: Any,
+    device: str,
+    what: str,
+    progress: bool = True,
+    train_fn: Callable[..., Any] | None = None,
+    study_attrs: dict[str, Any] | None = None,
+) -> list[RunRecord]:
+    """Train every run of ``planned`` not finished yet into the derived study ``study_name`` (created
+    in ``config``'s storage when missing, maximising the run's value) and return the records of all
+    the planned runs, finished earlier or now, in plan order. ``what`` (``confirm``, ``calibrate``)
+    names the command in messages. See the module docstring for resuming; an interrupt raises
+    :class:`RunsInterrupted`."""
+    import optuna
+
+    from mgsearch.search.runner import _interrupt_on_sigterm
+    from mgsearch.store import DatabaseWatch, open_storage
+
+    storage = open_storage(config.storage, heartbeat_interval=None, grace_period=None)  # ask/tell
+    database = DatabaseWatch(config.storage, storage)
+    study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize", load_if_exists=True)
+    for key, value in (study_attrs or {}).items():
+        if key not in study.user_attrs:
+            study.set_user_attr(key, value)
+    _fail_stale(study, what)
+    done = {r.run_key: r for r in runs_from_trials(study.get_trials(deepcopy=False)) if r.finished}
+    keys = [p.key for p in planned]
+    lines = RunLines(what, len(planned), sum(1 for k in set(keys) if k in done), enabled=progress)
+    lines.say(f"{what} {config.name}: {len(planned)} runs, {lines.done} finished earlier, "
+              f"{len(planned) - lines.done} to go")
+    restore = _interrupt_on_sigterm()
+    try:
+        for index, run in enumerate(planned, 1):
+            database.check()
+            if run.key in done:
+                continue
+            lines.start(index, run)
+            record = _train_one(study, run, dataset=dataset, device=device, config=config, lines=lines,
+                                train_fn=train_fn, what=what, planned=planned, done=done)
+            done[run.key] = record
+    finally:
+        restore()
+    database.check()
+    final = {r.run_key: r for r in runs_from_trials(study.get_trials(deepcopy=False)) if r.finished}
+    return [final[k] for k in keys if k in final]
+
+
+def _train_one(study: "optuna.Study", run: PlannedRun, *, dataset: Any, device: str, config: StudyConfig,
+               lines: RunLines, train_fn: Callable[..., Any] | None, what: str,
+               planned: Sequence[PlannedRun], done: dict[str, RunRecord]) -> RunRecord:
+    from mgsearch.cost import cost
+    from mgsearch.training.recipe import Fidelity, Recipe
+
+    t0 = time.perf_counter()
+    p = run.protocol
+    fidelity = Fidelity(epochs=int(p["epochs"]), train_fraction=float(p["train_fraction"]),
+                        batch_size=int(p["batch_size"]))
+    recipe = Recipe(**dict(p.get("recipe") or {}))
+    trial = study.ask()
+    attrs: dict[str, Any] = {
+        "run_key": run.key, "role": run.role, **run.attrs, "seed": run.seed, "protocol": dict(p),
+        "spec": run.spec.to_json(), "spec_hash": run.spec.hash, **analytic_values(cost(run.spec), run.spec),
+        "device": device, "host": socket.gethostname(), "pid": os.getpid(),
+    }
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+    history: list[float] = []
+
+    def on_epoch(epoch: int, val_acc: float) -> None:
+        history.append(float(val_acc))
+        lines.epoch(epoch, val_acc, fidelity.epochs)
+
+    train = train_fn or importlib.import_module("mgsearch.train").train
+    try:
+        result = train(run.spec, dataset, fidelity=fidelity, recipe=recipe, seed=run.seed, device=device,
+                       on_epoch=on_epoch, evaluate_test=run.test, progress=False, threads=config.threads)
+    except KeyboardInterrupt as exc:
+        _finish_failed(study, trial, "interrupted", f"interrupted{_signal(exc)} after {len(history)} epoch(s)", t0)
+        finished = sum(1 for p_ in planned if p_.key in done)
+        how = "interrupted" + _signal(exc)
+        raise RunsInterrupted(f"{how}: run {trial.number} ({run.role} {run.label} seed {run.seed}) failed and runs "
+                              f"again on a re-run; {finished} of {len(planned)} runs finished and kept") from None
+    except TrainingDiverged as exc:
+        values = {"status": "diverged", "val_history": history, "val_acc": 0.0, "error": str(exc)[:500],
+                  "wall_seconds": time.perf_counter() - t0}
+        if run.test:
+            values["test_acc"] = 0.0
+        for key, value in values.items():
+            trial.set_user_attr(key, value)
+        study.tell(trial, 0.0)
+        lines.finished("diverged")
+        return runs_from_trials([study._storage.get_trial(trial._trial_id)])[0]
+    except BaseException as exc:  # recorded as failed, then raised: a failed run runs again on a re-run
+        _finish_failed(study, trial, "failed", f"{type(exc).__name__}: {exc}"[:500], t0)
+        raise
+    val = float(result.val_acc)
+    values = {"status": "trained", "val_acc": val, "val_history": history or [val],
+              "train_seconds": float(result.train_seconds), "wall_seconds": time.perf_counter() - t0}
+    if run.test:
+        if result.test_acc is None:
+            raise MgsearchError(f"{what}: the training of run {trial.number} measured no test accuracy")
+        values["test_acc"] = float(result.test_acc)
+    for key, value in values.items():
+        trial.set_user_attr(key, value)
+    score = values["test_acc"] if run.test else val
+    study.tell(trial, score)
+    lines.finished(f"{'test_acc' if run.test else 'val_acc'} {score:.4f}")
+    return runs_from_trials([study._storage.get_trial(trial._trial_id)])[0]
+
+
+def _signal(exc: BaseException) -> str:
+    return f" by {exc.args[0]}" if exc.args and str(exc.args[0]).startswith("signal") else ""
+
+
+def _finish_failed(study: "optuna.Study", trial: "optuna.Trial", status: str, error: str, t0: float) -> None:
+    from optuna.trial import TrialState
+
+    try:
+        trial.set_user_attr("status", status)
+        trial.set_user_attr("error", error)
+        trial.set_user_attr("wall_seconds", time.perf_counter() - t0)
+        study.tell(trial, state=TrialState.FAIL)
+    except Exception:  # noqa: BLE001 - the database may be what failed; the next call fails the run as stale
+        pass

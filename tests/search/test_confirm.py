@@ -1,0 +1,137 @@
+"""mgsearch confirm: the top distinct feasible trials and the baselines retrained with several seeds,
+stored in <name>.confirm linked to their source, resumable after an interrupt."""
+
+from __future__ import annotations
+
+import importlib
+
+import optuna
+import pytest
+
+from mgsearch.errors import ConfigError, MgsearchError
+from mgsearch.search import run_baselines, run_search
+from mgsearch.search.confirm import confirm_protocol, confirm_sources, run_confirm
+from mgsearch.search.retrain import RunsInterrupted
+from mgsearch.store.records import read_study
+from mgsearch.store.runs import RUN_ATTRS
+from mgsearch.study import load_study_config
+from tests.search.conftest import CountingTrain
+
+STUDY = 'n_trials = 5\nsampler = "random"\npruner = "none"\n'
+CONFIRM = "[confirm]\nepochs = 1\ntrain_fraction = 1.0\ntop = 2\nseeds = 2\n"
+
+
+@pytest.fixture
+def searched(write_study):
+    """A micro study with 5 random trials and its uniform baselines (0.5x and 1x the budget)."""
+    path = write_study(study=STUDY, budget="max_params = 4000", extra=CONFIRM)
+    config = load_study_config(path)
+    run_search(config, progress=False)
+    run_baselines(config, sizes=[0.5, 1.0, 1.5], progress=False)
+    return config
+
+
+def _confirm_trials(config):
+    return optuna.load_study(study_name=f"{config.name}.confirm", storage=config.storage).get_trials(deepcopy=False)
+
+
+def test_confirm_retrains_top_distinct_trials_and_baselines_with_each_seed(searched, monkeypatch):
+    counter = CountingTrain()
+    monkeypatch.setattr(importlib.import_module("mgsearch.train"), "train", counter)
+    data = read_study(searched.storage, searched.name)
+    sources = confirm_sources(data, 2)
+    found = [rec for role, _, rec in sources if role == "found"]
+    bases = [rec for role, _, rec in sources if role == "baseline"]
+    assert len(found) == 2 and len({r.spec_hash for r in found}) == 2
+    assert all(r.trained and r.feasible for r in found)
+    best = max((r for r in data.records if r.trained and r.feasible), key=lambda r: r.val_acc)
+    assert found[0].val_acc == best.val_acc
+    assert {b.baseline_name for b in bases} == {"uniform-0.5x", "uniform-1x"}  # 1.5x is over the budget
+
+    result = run_confirm(searched, progress=False)
+    assert counter.calls == (2 + 2) * 2
+    trials = _confirm_trials(searched)
+    assert len(trials) == 8 and all(t.state.name == "COMPLETE" for t in trials)
+    protocol = confirm_protocol(searched)
+    assert protocol["epochs"] == 1 and protocol["train_fraction"] == 1.0
+    for t in trials:
+        a = t.user_attrs
+        assert set(a) <= set(RUN_ATTRS) | {"params", "macs", "activations"}, set(a) - set(RUN_ATTRS)
+        assert a["status"] == "trained" and a["protocol"] == protocol and a["seed"] in (0, 1)
+        assert t.value == a["test_acc"] and 0.0 <= a["test_acc"] <= 1.0
+        source = data.trial(a["source_trial"]) if a["role"] == "found" else \
+            next(b for b in data.baselines if b.number == a["source_trial"])
+        assert a["spec_hash"] == source.spec_hash
+        assert a["source_study"] == ("s" if a["role"] == "found" else "s.baselines")
+    groups = result.comparison.groups
+    assert len(groups) == 4 and all(len(g.accs) == 2 for g in groups)
+    assert "points" in result.comparison.sentence() and "the best baseline" in result.comparison.sentence()
+    # the report's reader sees the runs
+    assert len(read_study(searched.storage, searched.name).confirmed) == 8
+
+    again = run_confirm(searched, progress=False)  # everything finished: nothing trains again
+    assert counter.calls == 8 and len(_confirm_trials(searched)) == 8
+    assert [g.mean for g in again.comparison.groups] == [g.mean for g in groups]
+    run_confirm(searched, seeds=3, progress=False)  # one more seed: only the new seed's runs train
+    assert counter.calls == 12
+
+
+def test_an_interrupted_confirm_keeps_finished_runs_and_repeats_none(searched, monkeypatch):
+    module = importlib.import_module("mgsearch.train")
+    real = module.train
+    calls = {"n": 0}
+
+    def interrupted_on_third(spec, dataset, **kw):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(spec, dataset, **kw)
+
+    monkeypatch.setattr(module, "train", interrupted_on_third)
+    with pytest.raises(RunsInterrupted, match="2 of 8 runs finished and kept"):
+        run_confirm(searched, progress=False)
+    trials = _confirm_trials(searched)
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE", "FAIL"]
+    assert trials[2].user_attrs["status"] == "interrupted"
+    before = {t.number: (t.value, t.user_attrs["run_key"]) for t in trials[:2]}
+
+    counter = CountingTrain(real)
+    monkeypatch.setattr(module, "train", counter)
+    run_confirm(searched, progress=False)
+    assert counter.calls == 6  # the interrupted run and the five never started; the two finished kept
+    trials = _confirm_trials(searched)
+    assert {t.number: (t.value, t.user_attrs["run_key"]) for t in trials[:2]} == before
+    finished = [t.user_attrs["run_key"] for t in trials if t.state.name == "COMPLETE"]
+    assert len(finished) == 8 == len(set(finished))
+
+
+def test_a_run_left_running_by_a_dead_process_runs_again(searched, monkeypatch):
+    counter = CountingTrain()
+    monkeypatch.setattr(importlib.import_module("mgsearch.train"), "train", counter)
+    run_confirm(searched, top=1, seeds=1, progress=False)
+    study = optuna.load_study(study_name="s.confirm", storage=searched.storage)
+    stale = study.ask()  # what a SIGKILLed process leaves: RUNNING, its pid gone
+    stale.set_user_attr("pid", 2 ** 22 + 12345)
+    stale.set_user_attr("host", "elsewhere")
+    run_confirm(searched, top=1, seeds=2, progress=False)
+    trials = _confirm_trials(searched)
+    assert trials[stale.number].state.name == "FAIL" and trials[stale.number].user_attrs["status"] == "interrupted"
+    assert counter.calls == 3 + 3  # 1 found + 2 baselines, seed 0 kept, seed 1 new (the stale run among them)
+
+
+def test_confirm_without_a_trained_trial_says_so(write_study):
+    config = load_study_config(write_study(study=STUDY, budget="max_params = 4000"))
+    optuna.create_study(study_name="s", storage=config.storage)
+    with pytest.raises(MgsearchError, match="no trained feasible trial to confirm"):
+        run_confirm(config, progress=False)
+
+
+@pytest.mark.parametrize("table, message", [
+    ("[confirm]\nepochs = 0\n", "confirm.epochs=0 is not allowed"),
+    ("[confirm]\ntrain_fraction = 1.5\n", "confirm.train_fraction=1.5 is not allowed"),
+    ("[confirm]\nseed = 2\n", "confirm.seed is not a known key"),
+    ("[calibrate]\nn = 2\n", "calibrate.n=2 is not allowed"),
+])
+def test_bad_confirm_tables_name_the_key(write_study, table, message):
+    with pytest.raises(ConfigError, match=message):
+        load_study_config(write_study(extra=table))
