@@ -178,15 +178,28 @@ def run_planned(
     lines.say(f"{what} {config.name}: {len(planned)} runs, {lines.done} finished earlier, "
               f"{len(planned) - lines.done} to go")
     restore = _interrupt_on_sigterm()
+    current: dict[str, Any] = {}
     try:
         for index, run in enumerate(planned, 1):
             database.check()
             if run.key in done:
                 continue
             lines.start(index, run)
-            record = _train_one(study, run, dataset=dataset, device=device, config=config, lines=lines,
-                                train_fn=train_fn, what=what, planned=planned, done=done)
-            done[run.key] = record
+            current.clear()
+            current["run"] = run
+            done[run.key] = _train_one(study, run, dataset=dataset, device=device, config=config, lines=lines,
+                                       train_fn=train_fn, what=what, current=current)
+            current.clear()
+    except KeyboardInterrupt as exc:  # Ctrl-C / SIGTERM anywhere: fail the run in hand, say what was kept
+        trial, run = current.get("trial"), current.get("run")
+        if trial is not None:
+            _finish_failed(study, trial, "interrupted", f"interrupted{_signal(exc)} after "
+                           f"{len(current.get('history', []))} epoch(s)", current.get("t0", time.perf_counter()))
+        finished = sum(1 for p in planned if p.key in done)
+        which = (f"run {trial.number} ({run.role} {run.label} seed {run.seed}) failed and runs again on a re-run; "
+                 if trial is not None and run is not None else "")
+        raise RunsInterrupted(f"interrupted{_signal(exc)}: {which}{finished} of {len(planned)} runs finished "
+                              "and kept") from None
     finally:
         restore()
     database.check()
@@ -196,16 +209,18 @@ def run_planned(
 
 def _train_one(study: "optuna.Study", run: PlannedRun, *, dataset: Any, device: str, config: StudyConfig,
                lines: RunLines, train_fn: Callable[..., Any] | None, what: str,
-               planned: Sequence[PlannedRun], done: dict[str, RunRecord]) -> RunRecord:
+               current: dict[str, Any]) -> RunRecord:
+    """Ask a trial for ``run``, train, record; ``current`` holds the trial, its epochs and start time
+    for the caller's interrupt handling (a KeyboardInterrupt propagates)."""
     from mgsearch.cost import cost
     from mgsearch.training.recipe import Fidelity, Recipe
 
-    t0 = time.perf_counter()
+    t0 = current["t0"] = time.perf_counter()
     p = run.protocol
     fidelity = Fidelity(epochs=int(p["epochs"]), train_fraction=float(p["train_fraction"]),
                         batch_size=int(p["batch_size"]))
     recipe = Recipe(**dict(p.get("recipe") or {}))
-    trial = study.ask()
+    trial = current["trial"] = study.ask()
     attrs: dict[str, Any] = {
         "run_key": run.key, "role": run.role, **run.attrs, "seed": run.seed, "protocol": dict(p),
         "spec": run.spec.to_json(), "spec_hash": run.spec.hash, **analytic_values(cost(run.spec), run.spec),
@@ -213,7 +228,7 @@ def _train_one(study: "optuna.Study", run: PlannedRun, *, dataset: Any, device: 
     }
     for key, value in attrs.items():
         trial.set_user_attr(key, value)
-    history: list[float] = []
+    history: list[float] = current.setdefault("history", [])
 
     def on_epoch(epoch: int, val_acc: float) -> None:
         history.append(float(val_acc))
@@ -223,12 +238,8 @@ def _train_one(study: "optuna.Study", run: PlannedRun, *, dataset: Any, device: 
     try:
         result = train(run.spec, dataset, fidelity=fidelity, recipe=recipe, seed=run.seed, device=device,
                        on_epoch=on_epoch, evaluate_test=run.test, progress=False, threads=config.threads)
-    except KeyboardInterrupt as exc:
-        _finish_failed(study, trial, "interrupted", f"interrupted{_signal(exc)} after {len(history)} epoch(s)", t0)
-        finished = sum(1 for p_ in planned if p_.key in done)
-        how = "interrupted" + _signal(exc)
-        raise RunsInterrupted(f"{how}: run {trial.number} ({run.role} {run.label} seed {run.seed}) failed and runs "
-                              f"again on a re-run; {finished} of {len(planned)} runs finished and kept") from None
+    except KeyboardInterrupt:
+        raise  # the caller fails the run as interrupted
     except TrainingDiverged as exc:
         values = {"status": "diverged", "val_history": history, "val_acc": 0.0, "error": str(exc)[:500],
                   "wall_seconds": time.perf_counter() - t0}

@@ -4,6 +4,8 @@ stored in <name>.confirm linked to their source, resumable after an interrupt.""
 from __future__ import annotations
 
 import importlib
+import shutil
+from pathlib import Path
 
 import optuna
 import pytest
@@ -15,20 +17,43 @@ from mgsearch.search.retrain import RunsInterrupted
 from mgsearch.store.records import read_study
 from mgsearch.store.runs import RUN_ATTRS
 from mgsearch.study import load_study_config
-from tests.search.conftest import CountingTrain
+from tests.fixtures.datasets import write_image_folder
+from tests.search.conftest import MICRO_SPACE, CountingTrain
 
 STUDY = 'n_trials = 5\nsampler = "random"\npruner = "none"\n'
 CONFIRM = "[confirm]\nepochs = 1\ntrain_fraction = 1.0\ntop = 2\nseeds = 2\n"
 
 
-@pytest.fixture
-def searched(write_study):
-    """A micro study with 5 random trials and its uniform baselines (0.5x and 1x the budget)."""
-    path = write_study(study=STUDY, budget="max_params = 4000", extra=CONFIRM)
-    config = load_study_config(path)
+def write_micro_study(folder: Path, *, extra: str = CONFIRM, study: str = STUDY) -> Path:
+    """The micro ResNet space on a tiny image folder (a study file ``s.toml`` in ``folder``)."""
+    root = folder / "images"
+    if not root.exists():
+        write_image_folder(root)
+    (folder / "space.toml").write_text(MICRO_SPACE)
+    path = folder / "s.toml"
+    path.write_text(
+        f'[study]\nspace = "space.toml"\n{study}\n[data]\ndataset = "imagefolder"\nroot = "images"\n'
+        f'val_fraction = 0.25\n[fidelity]\nepochs = 1\nbatch_size = 32\n[budget]\nmax_params = 4000\n'
+        f'[device]\nname = "cpu"\nthreads = 1\n{extra}\n')
+    return path
+
+
+@pytest.fixture(scope="module")
+def searched_once(tmp_path_factory) -> Path:
+    """A micro study with 5 random trials and its uniform baselines (0.5x, 1x, 1.5x the budget), made once."""
+    folder = tmp_path_factory.mktemp("searched")
+    config = load_study_config(write_micro_study(folder))
     run_search(config, progress=False)
     run_baselines(config, sizes=[0.5, 1.0, 1.5], progress=False)
-    return config
+    return folder
+
+
+@pytest.fixture
+def searched(searched_once, tmp_path):
+    """A fresh copy of :func:`searched_once` (its study file's config)."""
+    folder = tmp_path / "study"
+    shutil.copytree(searched_once, folder)
+    return load_study_config(folder / "s.toml")
 
 
 def _confirm_trials(config):

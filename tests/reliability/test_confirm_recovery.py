@@ -1,0 +1,84 @@
+"""`mgsearch confirm` stopped by SIGINT or SIGKILL in the middle of a run, then run again: every run that had
+finished is kept unchanged and never trained again, the interrupted run trains again, nothing is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from mgsearch.search import run_baselines, run_search
+from mgsearch.study import load_study_config
+from tests.reliability.conftest import peek_trials, start_cli, trials_of, wait_for
+
+pytestmark = pytest.mark.slow
+
+#: confirm protocol epochs: a run takes a few seconds on the tiny image folder, long enough to stop it midway
+SLOW_EPOCHS = "30"
+
+
+@pytest.fixture
+def searched_study(reliability_study):
+    path = reliability_study(n_trials=3, batch_size=8)
+    config = load_study_config(path)
+    run_search(config, progress=False)
+    run_baselines(config, sizes=[0.5, 1.0], progress=False)
+    return path
+
+
+def _confirm(tmp_path, path):
+    return start_cli(tmp_path, "confirm", str(path), "--top", "1", "--seeds", "2", "--epochs", SLOW_EPOCHS,
+                     "--no-progress")
+
+
+def _running_after_one_finished(url):
+    trials = peek_trials(url, "rel.confirm")
+    if sum(t["state"] == "COMPLETE" for t in trials) >= 1:
+        return next((t["number"] for t in trials if t["state"] == "RUNNING"), None)
+    return None
+
+
+def _finished(url):
+    return {t.number: (t.value, t.user_attrs["run_key"], t.datetime_complete)
+            for t in trials_of(url, "rel.confirm") if t.state.name == "COMPLETE"}
+
+
+def _check_complete(url, before, planned):
+    trials = trials_of(url, "rel.confirm")
+    after = _finished(url)
+    assert {n: after[n] for n in before} == before  # nothing that had finished changed
+    keys = [v[1] for v in after.values()]
+    assert len(keys) == len(set(keys)) == planned  # every run finished exactly once
+    return trials
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGKILL"])
+def test_confirm_stopped_midway_resumes_without_repeating(searched_study, tmp_path, how):
+    url = f"sqlite:///{searched_study.with_suffix('.db')}"
+    first = _confirm(tmp_path, searched_study)
+    killed = wait_for(lambda: _running_after_one_finished(url), timeout=600,
+                      what="a finished confirm run and one in training", procs=(first,))
+    os.kill(first.pid, getattr(signal, how))
+    out, err = first.communicate(timeout=120)
+    before = _finished(url)
+    assert before and killed not in before
+    state = {t["number"]: t["state"] for t in peek_trials(url, "rel.confirm")}[killed]
+    if how == "SIGINT":
+        assert first.returncode == 130, err
+        assert "Traceback" not in err and "finished and kept" in err and "to resume" in err
+        assert state == "FAIL"
+    else:
+        assert first.returncode == -signal.SIGKILL
+        assert state == "RUNNING"  # left hanging: the next run fails it as stale
+
+    again = _confirm(tmp_path, searched_study)
+    out, err = again.communicate(timeout=900)
+    assert again.returncode == 0, err[-3000:]
+    assert "the best baseline" in out
+    trials = _check_complete(url, before, planned=(1 + 2) * 2)
+    stopped = next(t for t in trials if t.number == killed)
+    assert stopped.state.name == "FAIL" and stopped.user_attrs["status"] == "interrupted"
+    # the stopped run's key trained again, once
+    assert [t.user_attrs["run_key"] for t in trials if t.state.name == "COMPLETE"].count(
+        stopped.user_attrs["run_key"]) == 1
