@@ -24,7 +24,7 @@ __all__ = ["ConfirmComparison", "compare_confirmed", "latest_protocol", "spearma
            "Calibration", "calibration", "calibration_pairs", "BOOTSTRAP_SAMPLES"]
 
 #: resamples of the bootstrap interval
-BOOTSTRAP_SAMPLES = 2000
+BOOTSTRAP_SAMPLES = 1000
 
 
 # --------------------------------------------------------------------------- confirm

@@ -360,6 +360,15 @@ def _fmt(v: Any, spec: str = "") -> str:
     return str(v)
 
 
+def _confirmed_text(confirmed: dict[str, Any] | None) -> str | None:
+    """``0.8712 ± 0.0031 (seeds 0, 1, 2: 0.8690, 0.8712, 0.8734)``."""
+    if not confirmed:
+        return None
+    accs = ", ".join(f"{a:.4f}" for a in confirmed["test_accs"])
+    seeds = ", ".join(map(str, confirmed["seeds"]))
+    return f"{confirmed['test_acc_mean']:.4f} ± {confirmed['test_acc_sd']:.4f} (seeds {seeds}: {accs})"
+
+
 def _normalize_text(norm: dict[str, Any] | None) -> str | None:
     if not norm:
         return None
@@ -384,6 +393,9 @@ def model_card(spec: ArchSpec, meta: dict[str, Any], folder_name: str = "found")
         ("classes (logit order)", ", ".join(map(str, meta["classes"])) if meta.get("classes") else None),
         ("validation accuracy (search)", _fmt(meta.get("val_acc"), ".4f")),
         ("search fidelity", json.dumps(meta.get("fidelity")) if meta.get("fidelity") else None),
+        ("test accuracy (confirmed: mean ± sd over seeds)", _confirmed_text(meta.get("confirmed"))),
+        ("confirm protocol", json.dumps(meta["confirmed"]["protocol"], sort_keys=True)
+         if meta.get("confirmed") else None),
         ("test accuracy (retrained)", _fmt(meta.get("test_acc"), ".4f")),
         ("retraining", json.dumps(meta.get("retrain")) if meta.get("retrain") else "none"),
         ("study", meta.get("study")),
@@ -462,6 +474,23 @@ logits = sess.run(None, {{"input": np.zeros((1, {c}, {h}, {h}), np.float32)}})[0
 
 
 # --------------------------------------------------------------------------- from a study
+def _confirmed_group(data: Any, limits: Mapping[str, float], number: int | None = None) -> Any:
+    """The confirmed found network (``mgsearch confirm``, latest protocol) with the highest mean test
+    accuracy among those within ``limits`` (or trial ``number``'s), or None when there is none."""
+    from mgsearch.evidence import compare_confirmed
+
+    for g in compare_confirmed(data.confirmed).groups:  # highest mean first
+        if g.role != "found" or (number is not None and g.source_trial != number):
+            continue
+        try:
+            rec = data.trial(g.source_trial)
+        except MgsearchError:
+            continue
+        if number is not None or all((x := rec.value(a)) is not None and x <= v for a, v in limits.items()):
+            return g
+    return None
+
+
 def _dataset_classes(described: Any, num_classes: int) -> list[str] | None:
     """The class names in logit order, where the study's stored dataset description makes them known
     without loading the data: a named dataset's fixed list, an image folder's sorted class folders
@@ -564,10 +593,13 @@ def _export(study: str | Path, out: Path, *, trial: int | None, limits: Mapping[
         raise ExportError(f"--retrain needs the study file (.toml) for its dataset and recipe, not {study}")
     url, name, source = locate_study(study, storage=storage, study_name=study_name)
     data = read_study(url, name, source=source)
+    group = None
     if trial is not None:
         rec = data.trial(trial)
+        group = _confirmed_group(data, limits, number=trial)
     else:
-        rec = best(data, under=limits)
+        group = _confirmed_group(data, limits)  # confirmed results first: mean test accuracy over seeds
+        rec = data.trial(group.source_trial) if group is not None else best(data, under=limits)
     if rec.spec is None:
         raise ExportError(f"trial {rec.number} of study {data.name!r} stored no readable architecture (status {rec.status})")
     check_weights_fit(cost(rec.spec).params, what=f"trial {rec.number} of study {data.name!r}")
@@ -580,6 +612,10 @@ def _export(study: str | Path, out: Path, *, trial: int | None, limits: Mapping[
         "fidelity": rec.fidelity or data.fidelity,
         "budget": data.budget,
     }
+    if group is not None:
+        info["confirmed"] = {"test_acc_mean": group.mean, "test_acc_sd": group.sd, "test_accs": group.accs,
+                             "seeds": group.seeds, "protocol": group.protocol,
+                             "study": f"{data.name}.confirm", "runs": [r.number for r in group.runs]}
     described = data.attrs.get("dataset")
     if isinstance(described, dict) and described.get("mean") and described.get("std"):
         info["normalize"] = {"mean": list(described["mean"]), "std": list(described["std"])}

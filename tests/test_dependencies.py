@@ -25,7 +25,8 @@ TIERS: list[tuple[str, set[str]]] = [
     ("command line", {"cli"}),
     ("commands", {"search", "report", "export", "shrink", "strategies"}),
     ("one-shot weight sharing", {"oneshot"}),  # supernets: used by the oneshot strategy and shrink's slimmable importance
-    ("shared by the commands", {"pareto", "outputs"}),  # fronts/best over stored records; output folders
+    ("shared by the commands", {"pareto", "outputs", "evidence"}),  # fronts/best over stored records; output
+    # folders; what confirm / calibrate runs say (seed statistics, the found-vs-baseline sentence, rank correlations)
     ("inputs of a run", {"store", "train", "space", "study"}),
     ("training parts", {"training"}),  # the recipe (torch-free) and the runtime: below train and study
     ("data", {"data"}),

@@ -57,9 +57,12 @@ SKIPPED = {
 TINY_STUDY = [
     (r"(?m)^n_trials = \d+", "n_trials = 2"),
     (r"(?m)^val_fraction = [\d.]+", "val_fraction = 0.01"),
-    (r"(?m)^train_fraction = [\d.]+", "train_fraction = 0.01"),
-    (r"(?m)^epochs = \d+", "epochs = 1"),
+    (r"(?m)^train_fraction = [\d.]+", "train_fraction = 0.01"),  # [data] and [confirm]
+    (r"(?m)^epochs = \d+", "epochs = 1"),  # [fidelity] and [confirm]
+    (r"(?m)^n = \d+", "n = 3"),  # [calibrate]
 ]
+#: patterns of TINY_STUDY that match more than once (in [confirm] as well): how often
+TINY_COUNTS = {r"(?m)^train_fraction = [\d.]+": 2, r"(?m)^epochs = \d+": 2}
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,10 @@ TINY_FLAGS = [
     # mgsearch train: 1 epoch on 1% with a 1% validation split and no test pass
     (re.compile(r"^(\s*mgsearch train .*?)(\s+#.*)?$"), lambda m: _tiny_train(m.group(1)) + (m.group(2) or "")),
     (re.compile(r"--n-trials \d+"), lambda m: "--n-trials 3"),
+    # mgsearch confirm / calibrate: one found network with one seed, three calibration candidates
+    (re.compile(r"(mgsearch confirm .*)--top \d+"), lambda m: m.group(1) + "--top 1"),
+    (re.compile(r"(mgsearch confirm .*)--seeds \d+"), lambda m: m.group(1) + "--seeds 1"),
+    (re.compile(r"(mgsearch calibrate .*)--n \d+"), lambda m: m.group(1) + "--n 3"),
 ]
 
 
@@ -135,7 +142,8 @@ def make_workspace(root: Path) -> Path:
     text = (REPO / "studies" / "quickstart.toml").read_text(encoding="utf-8")
     for pattern, repl in TINY_STUDY:
         text, n = re.subn(pattern, repl, text)
-        assert n == 1, f"studies/quickstart.toml: {pattern!r} matched {n} times; update TINY_STUDY"
+        want = TINY_COUNTS.get(pattern, 1)
+        assert n == want, f"studies/quickstart.toml: {pattern!r} matched {n} times, not {want}; update TINY_STUDY"
     (root / "studies" / "quickstart.toml").write_text(text, encoding="utf-8")
     return root
 

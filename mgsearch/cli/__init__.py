@@ -15,7 +15,7 @@ from typing import Sequence
 
 from mgsearch.errors import MgsearchError
 
-COMMANDS = ("info", "presets", "space", "train", "search", "worker", "baseline", "confirm", "shrink", "report",
+COMMANDS = ("info", "presets", "space", "train", "search", "worker", "baseline", "confirm", "calibrate", "shrink", "report",
             "export")
 
 

@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("study", metavar="STUDY", help="study file (.toml), SQLite database file or storage URL")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--trial", type=int, metavar="N", help="the trial number to export")
-    which.add_argument("--best", action="store_true", help="the most accurate trained feasible trial within the budget")
+    which.add_argument("--best", action="store_true",
+                       help="the most accurate trained feasible trial within the budget (confirmed networks first: "
+                       "the highest mean test accuracy of `mgsearch confirm`)")
     add_budget_flags(p, prefix="with --best: ")  # one --max-<metric> per registered budget metric
     p.add_argument("--out", required=True, metavar="DIR",
                    help="output folder (must not exist unless --force; never a symbolic link)")
@@ -56,6 +58,7 @@ def export_summary(result) -> dict:
         "val_acc": info.get("val_acc"),
         "test_acc": info.get("test_acc"),
         "retrained": bool(info.get("retrain")),
+        "confirmed": info.get("confirmed"),
         "weights": "weights.safetensors" in result.files,
     }
 
@@ -98,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     acc = f", val acc {info['val_acc']:.4f}" if info.get("val_acc") is not None else ""
     test = f", test acc {info['test_acc']:.4f}" if info.get("test_acc") is not None else ""
+    confirmed = info.get("confirmed")
+    if confirmed:
+        test += (f", confirmed test acc {confirmed['test_acc_mean']:.4f} ± {confirmed['test_acc_sd']:.4f} over "
+                 f"{len(confirmed['seeds'])} seeds")
     print(
         f"exported trial {info.get('trial')} ({result.spec.family}, {human_count(info['params'])} params, "
         f"{human_count(info['macs'])} MACs{acc}{test}) to {result.path}: {', '.join(result.files)}",

@@ -19,6 +19,8 @@ from mgsearch.spec import group_size_text
 from mgsearch.report.series import (
     baseline_points,
     best_so_far,
+    calibration_of,
+    confirmed_comparison,
     feasible_view,
     hypervolume_reference,
     knob_labels,
@@ -48,6 +50,8 @@ __all__ = [
     "learning_curves_figure",
     "best_so_far_figure",
     "layer_profile_figure",
+    "confirm_figure",
+    "calibration_figure",
     "report_figures",
     "FIGURES",
 ]
@@ -393,6 +397,59 @@ def layer_profile_figure(data: StudyData, cost: str = "params") -> go.Figure | N
     return fig
 
 
+def confirm_figure(data: StudyData) -> go.Figure | None:
+    """The confirmed networks (``mgsearch confirm``): mean test accuracy over seeds with ± sd error bars
+    against params, found networks in orange beside the baselines in black, each seed as a small dot;
+    the title is the comparison sentence. None before any confirm run."""
+    cmp = confirmed_comparison(data)
+    if not cmp.groups:
+        return None
+    fig = go.Figure()
+    for role, name, color, symbol in (("found", "found (confirmed)", COLORS["front"], "circle"),
+                                      ("baseline", "baseline (confirmed)", COLORS["baseline"], "square")):
+        groups = [g for g in cmp.groups if g.role == role]
+        if not groups:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[g.params for g in groups], y=[100 * g.mean for g in groups], mode="markers", name=f"{name} ({len(groups)})",
+            error_y=dict(type="data", array=[100 * g.sd for g in groups], visible=True, color=color),
+            marker=dict(color=color, symbol=symbol, size=10), text=[g.label for g in groups],
+            customdata=[[len(g.accs), 100 * g.sd] for g in groups],
+            hovertemplate="<b>%{text}</b><br>%{x:,} params<br>test acc %{y:.2f} ± %{customdata[1]:.2f} % "
+                          "(%{customdata[0]} seeds)<extra></extra>"))
+        xs = [g.params for g in groups for _ in g.accs]
+        fig.add_trace(go.Scatter(x=xs, y=[100 * a for g in groups for a in g.accs], mode="markers",
+                                 name=f"{role}: one seed", showlegend=False, hoverinfo="skip",
+                                 marker=dict(color=color, size=4, opacity=0.45)))
+    p = cmp.groups[0].protocol
+    fig.update_layout(title=f"Confirmed ({p.get('epochs')} epochs on {p.get('train_fraction')} of the training split, "
+                            f"test accuracy): {cmp.sentence()}", **_LAYOUT)
+    limit = data.limits.get("params")
+    if limit:
+        fig.add_vline(x=limit, line=dict(color=COLORS["infeasible"], dash="dot"), annotation_text="budget")
+    fig.update_xaxes(title="parameters")
+    fig.update_yaxes(title="test accuracy % (mean ± sd over seeds)")
+    return fig
+
+
+def calibration_figure(data: StudyData) -> go.Figure | None:
+    """``mgsearch calibrate``: each candidate's search-fidelity validation accuracy against its test
+    accuracy at the confirm protocol, with Spearman / Kendall (bootstrap intervals) and the top-k
+    overlap in the title. None before any candidate has both runs."""
+    cal = calibration_of(data)
+    if cal is None:
+        return None
+    fig = go.Figure(go.Scatter(
+        x=[100 * v for v in cal.cheap], y=[100 * v for v in cal.full], mode="markers", text=list(cal.labels),
+        name=f"candidates ({cal.n})", marker=dict(color=COLORS["trained"], size=9),
+        hovertemplate="<b>%{text}</b><br>search fidelity val acc %{x:.2f} %<br>protocol test acc %{y:.2f} %"
+                      "<extra></extra>"))
+    fig.update_layout(title=f"Fidelity calibration: {cal.text()}", **_LAYOUT)
+    fig.update_xaxes(title="validation accuracy % at the search fidelity (the search's score)")
+    fig.update_yaxes(title="test accuracy % at the confirm protocol")
+    return fig
+
+
 def _pareto_figures(data: StudyData) -> list[tuple[str, go.Figure | None]]:
     """One front per cost axis of the study (:func:`~mgsearch.report.analysis.report_axes`)."""
     return [(f"pareto-{axis}", pareto_figure(data, axis)) for axis in report_axes(data)]
@@ -416,6 +473,8 @@ FIGURES: list[FigureBuilder] = [
     _one("structure", structure_figure),
     _one("knobs", knobs_figure),
     _one("lineage", lineage_figure),
+    _one("confirmed", confirm_figure),
+    _one("calibration", calibration_figure),
 ]
 
 

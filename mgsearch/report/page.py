@@ -155,7 +155,28 @@ def _answer_html(data: StudyData) -> str:
         where = data.source or "STUDY.toml"
         text += (f'. <span class="note">No uniform baseline in this database to compare with: '
                  f"<code>mgsearch baseline {_e(where)}</code> trains them at the same budget and fidelity.</span>")
+    confirmed = confirmed_sentence(data)
+    if confirmed:
+        text += f'<br><span id="confirmed-answer"><b>Confirmed:</b> {_e(confirmed)}.</span>'
     return f'<div class="answer" id="answer">{text}</div>'
+
+
+def confirmed_sentence(data: StudyData) -> str | None:
+    """``found is X ± Y points above the best baseline (seeds' ranges overlap)`` with the seeds and the
+    protocol, when the study has confirm runs; else None."""
+    from mgsearch.report.series import confirmed_comparison
+
+    cmp = confirmed_comparison(data)
+    if not cmp.groups:
+        return None
+    p = cmp.groups[0].protocol
+    seeds = max(len(g.accs) for g in cmp.groups)
+    found = (f"{cmp.found.label} {100 * cmp.found.mean:.2f} ± {100 * cmp.found.sd:.2f} %"
+             if cmp.found else "no found network")
+    base = (f"{cmp.baseline.label} {100 * cmp.baseline.mean:.2f} ± {100 * cmp.baseline.sd:.2f} %"
+            if cmp.baseline else "no baseline")
+    return (f"{cmp.sentence()}; test accuracy over up to {seeds} seeds at {p.get('epochs')} epochs on "
+            f"{p.get('train_fraction')} of the training split: {found} vs {base}")
 
 
 def _fmt_budget(b: dict[str, Any]) -> str:

@@ -17,11 +17,14 @@ import math
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from mgsearch.metrics.numbers import finite_float
 from mgsearch.pareto import feasible, pareto_front
 from mgsearch.store.records import StudyData, TrialRecord, cost_axis
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mgsearch.evidence import Calibration, ConfirmComparison
 
 __all__ = [
     "AxisView", "feasible_view", "baseline_points", "BaselinePoint",
@@ -29,7 +32,7 @@ __all__ = [
     "LayerProfile", "layer_profiles", "slot_order_key",
     "KnobLabel", "knob_labels", "readable_knob",
     "trial_seconds", "export_command", "short_hash", "hypervolume_reference", "HV_MARGIN",
-    "Comparison", "compare_to_baseline",
+    "Comparison", "compare_to_baseline", "confirmed_comparison", "calibration_of",
 ]
 
 #: the hypervolume's reference cost is this factor beyond the budget (or the largest feasible cost), so a
@@ -394,3 +397,28 @@ def compare_to_baseline(data: StudyData) -> Comparison:
     base = [r for r in data.baselines if r.status == "trained" and r.val_acc is not None and r.feasible]
     ref = max(base, key=lambda r: (r.val_acc, -(r.params or 0)), default=None)
     return Comparison(top, ref)
+
+
+# --------------------------------------------------------------------------- confirm and calibrate
+def confirmed_comparison(data: StudyData) -> "ConfirmComparison":
+    """The confirmed networks of the latest confirm protocol (mean ± sd of test accuracy over seeds)
+    and the best found one against the best baseline (:func:`mgsearch.evidence.compare_confirmed`)."""
+    from mgsearch.evidence import compare_confirmed
+
+    return compare_confirmed(data.confirmed)
+
+
+def calibration_of(data: StudyData, top_k: int | None = None) -> "Calibration | None":
+    """The rank agreement of the study's calibration runs (search fidelity vs the confirm protocol),
+    or None when no candidate has both runs. ``top_k`` defaults to the one stored with the study's
+    calibrate runs, else 3."""
+    from mgsearch.evidence import calibration, calibration_pairs, latest_protocol
+
+    confirm_runs = [r for r in data.calibration if r.role == "confirm"]
+    pairs = calibration_pairs(data.calibration, latest_protocol(confirm_runs))
+    if not pairs:
+        return None
+    if top_k is None:
+        stored = [r.user_attrs.get("top_k") for r in data.calibration if isinstance(r.user_attrs.get("top_k"), int)]
+        top_k = stored[-1] if stored else 3
+    return calibration(pairs, top_k=top_k)

@@ -46,6 +46,7 @@ RUN_ATTRS: dict[str, str] = {
     "host": "bookkeeping: the machine of the process that runs it",
     "pid": "bookkeeping: that process's id (a RUNNING run of a live process is not stale)",
     "error": "one line, on failed and interrupted runs",
+    "top_k": "calibrate: the k of the top-k overlap the command reported",
 }
 
 

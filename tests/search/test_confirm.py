@@ -160,3 +160,33 @@ def test_confirm_without_a_trained_trial_says_so(write_study):
 def test_bad_confirm_tables_name_the_key(write_study, table, message):
     with pytest.raises(ConfigError, match=message):
         load_study_config(write_study(extra=table))
+
+
+def test_report_and_export_show_the_confirmed_comparison(searched, tmp_path):
+    import json
+
+    from mgsearch.cli import main
+    from mgsearch.report.page import render_report
+
+    run_confirm(searched, progress=False)
+    data = read_study(searched.storage, searched.name)
+    html = render_report(data)
+    assert 'id="fig-confirmed"' in html and 'id="confirmed-answer"' in html
+    assert "points above the best baseline" in html or "points below the best baseline" in html
+    assert "ranges overlap" in html or "ranges do not overlap" in html
+
+    out = tmp_path / "found"
+    assert main(["export", str(searched.path), "--best", "--out", str(out)]) == 0
+    meta = json.loads((out / "export.json").read_text())
+    best_group = max((g for g in read_confirmed(searched) if g.role == "found"), key=lambda g: g.mean)
+    assert meta["trial"] == best_group.source_trial
+    assert meta["confirmed"]["test_acc_mean"] == pytest.approx(best_group.mean)
+    assert meta["confirmed"]["seeds"] == [0, 1] and meta["confirmed"]["protocol"]["epochs"] == 1
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "test accuracy (confirmed: mean ± sd over seeds)" in card and "seeds 0, 1" in card
+
+
+def read_confirmed(config):
+    from mgsearch.store.runs import run_groups
+
+    return run_groups(read_study(config.storage, config.name).confirmed)

@@ -1,0 +1,136 @@
+"""``mgsearch calibrate``: does the search's cheap score rank architectures the way the final protocol does?
+
+``n`` candidates are drawn from the study's space (knob by knob, uniformly, seeded by the study's
+seed) and each is fitted to the budget with :func:`mgsearch.fitting.scale_to_budget` (``grow=True``:
+scaled up or down onto the binding limit, as the search's candidates are), keeping distinct specs.
+Each candidate is trained twice from scratch with the study's seed: at the search fidelity (its
+validation accuracy is the score the search ranks by) and at the confirm protocol (test accuracy,
+measured once at the end). :func:`mgsearch.evidence.calibration` then gives Spearman's rho and
+Kendall's tau-b with 95 % bootstrap intervals and the top-k overlap. The runs are stored in
+``<name>.calibrate`` (``role`` ``search`` or ``confirm``, ``source_trial`` = the candidate's index)
+and resume as :mod:`mgsearch.search.retrain` describes; a candidate already stored keeps its spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from mgsearch.errors import BudgetError
+from mgsearch.evidence import Calibration, calibration, calibration_pairs
+from mgsearch.search.budget import Budget, budget_check
+from mgsearch.search.confirm import confirm_protocol
+from mgsearch.search.retrain import PlannedRun, run_planned, study_protocol
+from mgsearch.spec import ArchSpec
+from mgsearch.store.records import calibrate_study_name
+from mgsearch.store.runs import RunRecord
+from mgsearch.study import StudyConfig
+
+if TYPE_CHECKING:
+    from mgsearch.space import SearchSpace
+
+__all__ = ["CalibrateResult", "calibration_candidates", "run_calibrate", "DRAWS_PER_CANDIDATE"]
+
+#: draws from the space per wanted candidate before giving up on finding enough distinct fitted specs
+DRAWS_PER_CANDIDATE = 50
+
+
+def calibration_candidates(space: "SearchSpace", budget: Budget, n: int, seed: int) -> list[ArchSpec]:
+    """``n`` distinct candidates of ``space`` fitted to ``budget`` (see the module docstring); a budget
+    without an analytic limit keeps the sampled specs as they are. :class:`BudgetError` when the space
+    gives fewer than ``n`` distinct candidates within the budget."""
+    from mgsearch.fitting import scale_to_budget
+    from mgsearch.metrics import ANALYTIC, get_metric
+
+    fits = budget_check(budget)
+    fit = any(get_metric(name).kind == ANALYTIC for name in budget.limits)
+    out: list[ArchSpec] = []
+    seen: set[str] = set()
+    draws = DRAWS_PER_CANDIDATE * n
+    for spec in space.sample(draws, seed=seed):
+        fitted = scale_to_budget(spec, fits, grow=True) if fit else spec
+        if fitted is None or not fits(fitted) or fitted.hash in seen:
+            continue
+        seen.add(fitted.hash)
+        out.append(fitted)
+        if len(out) == n:
+            return out
+    raise BudgetError(f"the space gives only {len(out)} distinct candidates within the budget in {draws} draws; "
+                      f"ask for fewer (--n {max(3, len(out))}) or widen the space")
+
+
+@dataclass
+class CalibrateResult:
+    """What a calibrate call left in ``<name>.calibrate``: the runs of its plan and their rank agreement."""
+
+    study_name: str
+    storage: str
+    search_protocol: dict[str, Any]
+    confirm_protocol: dict[str, Any]
+    runs: list[RunRecord]
+    calibration: Calibration
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"study": self.study_name, "storage": self.storage, "search_protocol": self.search_protocol,
+                "confirm_protocol": self.confirm_protocol, "runs": len(self.runs), **self.calibration.to_dict()}
+
+
+def _stored_specs(config: StudyConfig) -> dict[int, ArchSpec]:
+    """Candidate index -> the spec its earliest stored run used (an existing calibrate study keeps its
+    candidates even where sampling or fitting would now draw others)."""
+    import optuna
+
+    from mgsearch.store import open_storage
+    from mgsearch.store.runs import runs_from_trials
+
+    storage = open_storage(config.storage, heartbeat_interval=None, grace_period=None)
+    name = calibrate_study_name(config.name)
+    if name not in optuna.get_all_study_names(storage):
+        return {}
+    out: dict[int, ArchSpec] = {}
+    for r in runs_from_trials(optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)):
+        if r.source_trial is not None and r.source_trial not in out and r.spec_json:
+            out[r.source_trial] = ArchSpec.from_json(r.spec_json)
+    return out
+
+
+def run_calibrate(
+    config: StudyConfig,
+    *,
+    n: int | None = None,
+    top_k: int | None = None,
+    epochs: int | None = None,
+    train_fraction: float | None = None,
+    progress: bool = True,
+    verbose: bool = False,
+    train_fn: Callable[..., Any] | None = None,
+    prepared: tuple[Any, "SearchSpace", str] | None = None,
+) -> CalibrateResult:
+    """Calibrate the study of ``config`` (see the module docstring). ``n`` / ``top_k`` default to its
+    ``[calibrate]`` table, ``epochs`` / ``train_fraction`` (the confirm protocol) to ``[confirm]``."""
+    from mgsearch.search.runner import prepare, quiet_optuna
+    from mgsearch.store import check_url
+
+    check_url(config.storage)
+    quiet_optuna(verbose)
+    n = n or config.calibrate_n
+    k = top_k or config.calibrate_top_k
+    dataset, space, device = prepared or prepare(config)
+    stored = _stored_specs(config)
+    drawn = calibration_candidates(space, Budget.from_config(config), n, config.seed)
+    used = {s.hash for s in stored.values()}
+    fresh = iter(s for s in drawn if s.hash not in used)
+    specs = [stored[i] if i in stored else next(fresh, drawn[i]) for i in range(n)]
+    cheap = study_protocol(config, epochs=config.epochs, train_fraction=config.train_fraction)
+    full = confirm_protocol(config, epochs=epochs, train_fraction=train_fraction)
+    planned = []
+    for i, spec in enumerate(specs):
+        attrs = {"source_study": config.name, "source_trial": i, "top_k": k}
+        planned.append(PlannedRun("search", spec, cheap, config.seed, f"candidate {i}", test=False, attrs=attrs))
+        planned.append(PlannedRun("confirm", spec, full, config.seed, f"candidate {i}", test=True, attrs=attrs))
+    runs = run_planned(config, calibrate_study_name(config.name), planned, dataset=dataset, device=device,
+                       what="calibrate", progress=progress, train_fn=train_fn,
+                       study_attrs={"derived_from": config.name, "role": "calibrate"})
+    return CalibrateResult(study_name=config.name, storage=config.storage_display, search_protocol=cheap,
+                           confirm_protocol=full, runs=runs,
+                           calibration=calibration(calibration_pairs(runs, full), top_k=k))

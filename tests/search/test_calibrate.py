@@ -1,0 +1,113 @@
+"""mgsearch calibrate: candidates fitted to the budget, trained at two fidelities, rank correlations with
+bootstrap intervals; stored in <name>.calibrate and resumable."""
+
+from __future__ import annotations
+
+import importlib
+import math
+
+import numpy as np
+import optuna
+import pytest
+
+from mgsearch.cost import cost
+from mgsearch.evidence import calibration, kendall_tau_b, spearman
+from mgsearch.search.budget import Budget
+from mgsearch.search.calibrate import calibration_candidates, run_calibrate
+from mgsearch.search.retrain import RunsInterrupted
+from mgsearch.space import SearchSpace
+from mgsearch.store.records import read_study
+from mgsearch.study import load_study_config
+from tests.search.conftest import CountingTrain
+from tests.search.test_confirm import write_micro_study
+
+
+def test_rank_statistics_match_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(3)
+    for n in (4, 5, 12, 30):
+        x = rng.normal(size=n)
+        y = x + rng.normal(size=n)
+        x[1] = x[0]  # a tie on each side
+        y[2] = y[3]
+        assert spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic, abs=1e-12)
+        assert kendall_tau_b(x, y) == pytest.approx(stats.kendalltau(x, y).statistic, abs=1e-12)
+    assert math.isnan(spearman([1, 1, 1], [1, 2, 3]))
+
+
+def test_calibration_reports_intervals_and_top_k_overlap():
+    cheap = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    full = [0.15, 0.1, 0.35, 0.3, 0.6, 0.5]
+    cal = calibration([(f"c{i}", a, b) for i, (a, b) in enumerate(zip(cheap, full))], top_k=2)
+    assert cal.spearman == pytest.approx(spearman(cheap, full))
+    assert cal.spearman_ci[0] <= cal.spearman <= cal.spearman_ci[1] <= 1.0
+    assert cal.kendall_ci[0] <= cal.kendall <= cal.kendall_ci[1]
+    assert cal.top_k_overlap == 2  # the top two by either score are c4, c5
+    perfect = calibration([(str(i), i, i) for i in range(5)], top_k=3)
+    assert perfect.spearman == perfect.kendall == 1.0 and perfect.top_k_overlap == 3
+    assert "Spearman 1.00" in perfect.text() and "top-3 overlap 3 of 3" in perfect.text()
+
+
+def test_candidates_are_distinct_and_fitted_to_the_budget():
+    from mgsearch.fitting import scale_to_budget
+    from mgsearch.search.budget import budget_check
+
+    space = SearchSpace.from_file("search_spaces/mgic.toml")
+    budget = Budget(max_params=50_000)
+    specs = calibration_candidates(space, budget, 4, seed=0)
+    assert len({s.hash for s in specs}) == 4
+    expected: list[str] = []
+    for sample in space.sample(200, seed=0):  # the samples, each fitted by the one fitting function
+        fitted = scale_to_budget(sample, budget_check(budget), grow=True)
+        if fitted is not None and fitted.hash not in expected:
+            expected.append(fitted.hash)
+        if len(expected) == 4:
+            break
+    assert [s.hash for s in specs] == expected
+    assert all(cost(s).params <= 50_000 for s in specs)
+
+
+@pytest.fixture
+def micro(tmp_path):
+    return load_study_config(write_micro_study(tmp_path, extra="[calibrate]\nn = 3\n[confirm]\nepochs = 2\n"))
+
+
+def test_calibrate_trains_each_candidate_at_both_fidelities_and_resumes(micro, monkeypatch):
+    module = importlib.import_module("mgsearch.train")
+    real = module.train
+    calls = {"n": 0}
+
+    def interrupted_on_fourth(spec, dataset, **kw):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(spec, dataset, **kw)
+
+    monkeypatch.setattr(module, "train", interrupted_on_fourth)
+    with pytest.raises(RunsInterrupted, match="3 of 6 runs finished and kept"):
+        run_calibrate(micro, progress=False)
+    counter = CountingTrain(real)
+    monkeypatch.setattr(module, "train", counter)
+    result = run_calibrate(micro, progress=False)
+    assert counter.calls == 3  # the interrupted run and the two never started
+    trials = optuna.load_study(study_name="s.calibrate", storage=micro.storage).get_trials(deepcopy=False)
+    finished = [t for t in trials if t.state.name == "COMPLETE"]
+    assert len(finished) == 6 and len({t.user_attrs["run_key"] for t in finished}) == 6
+    for t in finished:
+        a = t.user_attrs
+        wanted = {"search": (1, "val_acc"), "confirm": (2, "test_acc")}[a["role"]]
+        assert a["protocol"]["epochs"] == wanted[0] and t.value == a[wanted[1]]
+    by_index = {}
+    for t in finished:
+        by_index.setdefault(t.user_attrs["source_trial"], set()).add(t.user_attrs["spec_hash"])
+    assert sorted(by_index) == [0, 1, 2] and all(len(h) == 1 for h in by_index.values())
+    assert result.calibration.n == 3 and -1 <= result.calibration.spearman <= 1
+    assert result.to_dict()["kendall"] == pytest.approx(result.calibration.kendall)
+    run_calibrate(micro, progress=False)
+    assert counter.calls == 3  # nothing left to train
+
+    from mgsearch.report.page import render_report
+
+    optuna.create_study(study_name="s", storage=micro.storage)  # calibrate needs no search; the report does
+    html = render_report(read_study(micro.storage, micro.name))
+    assert 'id="fig-calibration"' in html and "Spearman" in html
