@@ -44,6 +44,8 @@ BLOCK_TIMEOUT = 300
 #: (file, first command of the block, without its comment) of every skipped block, and why (the same reason is in the docs)
 SKIPPED = {
     ("README.md", "bash scripts/install.sh"): "root + apt; test.sh runs the whole suite, this test included",
+    ("README.md", "mgsearch confirm studies/quickstart.toml --top 3 --seeds 3"):
+        "a test-set pass per run (10,000 images): too slow for the default suite; docs/confirm.md runs it (-m slow)",
     ("docs/deploy.md", "apt-get install -y postgresql"): "installs a system PostgreSQL server as root",
     ("docs/deploy.md", "URL='postgresql+psycopg://mgsearch:PASSWORD@db.example.org/mgsearch'"): "remote PostgreSQL",
     ("docs/deploy.md", "for i in 0 1 2 3; do"): "four GPUs and a remote PostgreSQL",
@@ -208,6 +210,9 @@ def test_tiny_rewrites_only_fidelity():
                        " --val-fraction 0.01 --no-test  # x\n")
     assert tiny(Block("a", 1, "bash", "mgsearch search s.toml --n-trials 40 --json\n")) == \
         "mgsearch search s.toml --n-trials 3 --json\n"
+    assert tiny(Block("a", 1, "bash", "mgsearch confirm s.toml --top 3 --seeds 3  # x\n")) == \
+        "mgsearch confirm s.toml --top 1 --seeds 1  # x\n"
+    assert tiny(Block("a", 1, "bash", "mgsearch calibrate s.toml --n 12\n")) == "mgsearch calibrate s.toml --n 3\n"
 
 
 def test_a_failing_block_names_its_docs_line(tmp_path):
