@@ -41,6 +41,15 @@ def _anchored(depths: tuple[int, ...], widths: tuple[int, ...]) -> ArchSpec:
     return ArchSpec(family="dacnn", stem=Stem(width=widths[0]), stages=stages)
 
 
+def _plain(depths: tuple[int, ...], width: int, form: str = "plain") -> ArchSpec:
+    """Plain DACNN (``dacnn``, ``block="plain"``): constant ``width``, max-pool from stage 1 on."""
+    stages = tuple(
+        Stage(width=width, blocks=tuple(Block(inner=width) for _ in range(n)), stride=1 if i == 0 else 2, block=form)
+        for i, n in enumerate(depths)
+    )
+    return ArchSpec(family="dacnn", stem=Stem(width=width), stages=stages)
+
+
 def _resnet_like(family: str, n: int, *, widths=(16, 32, 64), s: int | None = None, share: int = 1) -> ArchSpec:
     stages = tuple(
         Stage(width=w, blocks=tuple(Block(inner=w) for _ in range(n)), stride=1 if i == 0 else 2,
@@ -74,12 +83,28 @@ _TABLE: tuple[Preset, ...] = (
     Preset("mgic20", "ResNet-20 with every 3x3 conv an MGIC conv, group size s=8",
            "Eliasof et al., Multigrid-in-Channels (arXiv 2011.09128) applied to ResNet-20; no reported size",
            _resnet_like("mgic", 3, s=8), 95_642, 22_123_136),
-    Preset("dacnn20", "ResNet-20 layout, one anchored conv1/conv2 pair per stage (share=3)",
-           "Huang, Dwivedi, Roig, Deep Anchored CNNs (arXiv 1904.09764), DACNN-mix style sharing per stage",
+    Preset("dacnn20", "ResNet-20 layout in mgsearch's two-kernel DACNN variant: conv1 and conv2 shared as two "
+           "kernels per stage (share=3); not the paper's network (that is dacnn-mix20 / dacnn-plain20)",
+           "mgsearch's variant of Huang, Dwivedi, Roig, Deep Anchored CNNs (arXiv 1904.09764); kept under this "
+           "name so studies naming it rebuild the same network",
            _resnet_like("dacnn", 3, share=3), 122_266, 40_551_040),
-    Preset("dacnn56", "ResNet-56 layout, one anchored conv1/conv2 pair per stage (share=9)",
-           "Huang, Dwivedi, Roig, Deep Anchored CNNs (arXiv 1904.09764), DACNN-mix style sharing per stage",
+    Preset("dacnn56", "ResNet-56 layout in mgsearch's two-kernel DACNN variant: conv1 and conv2 shared as two "
+           "kernels per stage (share=9); not the paper's network",
+           "mgsearch's variant of Huang, Dwivedi, Roig, Deep Anchored CNNs (arXiv 1904.09764); kept under this "
+           "name so studies naming it rebuild the same network",
            _resnet_like("dacnn", 9, share=9), 124_954, 125_485_696),
+    Preset("dacnn-plain34", "Plain DACNN as its authors built it: [3,4,6,3] blocks at constant width 128, ONE "
+           "3x3 kernel for every conv of the network (block=\"plain\"), max-pool downsampling; "
+           "172,260 used params with 100 classes",
+           "Huang, Dwivedi, Roig, Deep Anchored CNNs (arXiv 1904.09764), code Gabriel-Huang/DACNN_release "
+           "resnet_Fix_BN.py (172,260 used params on CIFAR-100, 176,356 registered: one bn2 per block is never "
+           "applied); weight transfer max abs diff 0.0",
+           _plain((3, 4, 6, 3), 128), 160_650, 1_338_901_760),
+    Preset("dacnn-plain20", "Small plain DACNN (CIFAR-10 sized): [3,3,3] blocks at constant width 64, one kernel "
+           "for the network (block=\"plain\")",
+           "Huang, Dwivedi, Roig, Deep Anchored CNNs (arXiv 1904.09764), the authors' plain DACNN "
+           "(DACNN_release resnet_Fix_BN.py) with three stages at width 64; no reported size",
+           _plain((3, 3, 3), 64), 41_674, 299_041_408),
     Preset("dacnn-mix34", "DACNN-mix as its authors built it: [3,4,6,3] blocks, widths 64/128/256/512, "
            "one anchored kernel per stage (block=\"anchored\"); 4,925,668 params with 100 classes",
            "Huang, Dwivedi, Roig, Deep Anchored CNNs (arXiv 1904.09764), code Gabriel-Huang/DACNN_release "

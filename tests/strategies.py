@@ -76,9 +76,17 @@ def random_spec(
         stride = c.choice((1, 1, 2)) if i == 0 else c.choice((1, 2, 2))
         width = _width(c, m, max_width)
         # vcycle needs a group size; anchored (dacnn) has none
-        forms = [f for f in sorted(fam.block_forms) if (f in ("anchored", "poly")) == (s is None)]
+        forms = [f for f in sorted(fam.block_forms) if (f in ("anchored", "poly", "plain", "plain_reg")) == (s is None)]
         form = c.choice(["conv", *forms]) if forms else "conv"
         if form == "anchored":  # one kernel per stage: every block has the stage width, share 1
+            stages.append(Stage(width=width, blocks=tuple(Block(inner=width) for _ in range(depth)),
+                                stride=stride, block=form))
+            continue
+        if form in ("plain", "plain_reg"):  # plain DACNN keeps its input width (the stem's on stage 0)
+            if i == 0:
+                stem_width = width
+            else:
+                width = stages[-1].width
             stages.append(Stage(width=width, blocks=tuple(Block(inner=width) for _ in range(depth)),
                                 stride=stride, block=form))
             continue
@@ -104,7 +112,7 @@ def random_spec(
                 inners.append(inners[-1] if j % share else _width(c, m, max_width))
         stages.append(Stage(width=width, blocks=tuple(Block(inner=w) for w in inners), stride=stride,
                             group_size=s, share=share))
-    if not tied:
+    if not tied and not (stages[0].block in ("plain", "plain_reg")):
         stem_width = c.integer(1, max_width)
     return ArchSpec(
         family=name, stem=Stem(width=stem_width), stages=tuple(stages),

@@ -45,6 +45,7 @@ GOLDEN = {
     "mgic_vcycle": "2d37ab5f9c8e94e4",
     "mgic_vcycle_cycles": "f44b7db5fc7ddc1d",  # added with the space (issue 12)
     "mgnet_poly": "527efa3c047d721a",  # added with the space (issue 12)
+    "dacnn_plain": "604f86fb89874eaa",  # added with the space (issue 12)
     "dacnn_mix": "df6922a25283b6ce",  # added after the space shipped (unchanged since)
     "mgnet": "acd955578260648d",
     "resnet": "ecc23ceba6a80ce5",

@@ -14,12 +14,14 @@ from mgsearch.families.mgnet.poly import POLY
 from mgsearch.families.registry import register_family
 from mgsearch.families.residual.anchored import ANCHORED
 from mgsearch.families.residual.family import DACNN, MGIC, RESNET
+from mgsearch.families.residual.plain import PLAIN, PLAIN_REG
 from mgsearch.families.residual.vcycle import VCYCLE_FORMS
 
 BUILTIN_FAMILIES = (RESNET, MGIC, DACNN, MGNET, MGIAD)
 
 #: block forms a stage may choose (``Stage.block``), per family: (family, form)
-BUILTIN_BLOCK_FORMS = (*((MGIC, form) for form in VCYCLE_FORMS), (DACNN, ANCHORED), (MGNET, POLY))
+BUILTIN_BLOCK_FORMS = (*((MGIC, form) for form in VCYCLE_FORMS), (DACNN, ANCHORED), (DACNN, PLAIN), (DACNN, PLAIN_REG),
+                       (MGNET, POLY))
 
 for _family, _form in BUILTIN_BLOCK_FORMS:
     _family.add_block_form(_form)
