@@ -25,6 +25,7 @@ from mgsearch.inputs import input_file_problem, parse_toml, read_input_file
 
 __all__ = [
     "StudyConfig",
+    "adopt_stored_defaults",
     "load_study_config",
     "locate_study",
     "parse_study_config",
@@ -60,6 +61,7 @@ OVERRIDE_KEYS: dict[str, tuple[str, str]] = {
     "sampler": ("study", "sampler"),
     "pruner": ("study", "pruner"),
     "repair": ("study", "repair"),
+    "fill_budget": ("study", "fill_budget"),
     "dataset": ("data", "dataset"),
     "data_root": ("data", "root"),
     "train_fraction": ("data", "train_fraction"),
@@ -111,6 +113,11 @@ class StudyConfig:
     pruning_startup_trials: int = 5
     objectives: tuple[str, ...] = ("val_acc",)
     repair: bool = False
+    #: scale every candidate onto the budget (single objective with an analytic budget; default true there)
+    fill_budget: bool = False
+    #: True when neither the file nor a flag set ``fill_budget`` (a study created before the key existed
+    #: then keeps its unscaled candidates: :func:`adopt_stored_defaults`)
+    fill_budget_default: bool = field(default=False, compare=False, repr=False)
     heartbeat_interval: int = 30
     grace_period: int = 120
     max_retry: int = 2
@@ -194,6 +201,7 @@ class StudyConfig:
                 "pruner": self.pruner,
                 "objectives": list(self.objectives),
                 "repair": self.repair,
+                "fill_budget": self.fill_budget,
                 "heartbeat_interval": self.heartbeat_interval,
                 "grace_period": self.grace_period,
                 "max_retry": self.max_retry,
@@ -246,8 +254,35 @@ RUN_KEYS = {
 }
 
 
+#: keys added after studies were first stored, with the value a stored config without them means
+#: (the behaviour of the version that wrote it)
+LEGACY_DEFAULTS: dict[tuple[str, str], Any] = {
+    ("study", "fill_budget"): False,
+}
+
+
+def stored_value(stored: Mapping[str, Any], table: str, key: str) -> Any:
+    """The value of ``table.key`` in a stored config; :data:`LEGACY_DEFAULTS` where it predates the key."""
+    section = stored.get(table) or {}
+    if isinstance(section, Mapping) and key not in section and (table, key) in LEGACY_DEFAULTS:
+        return LEGACY_DEFAULTS[(table, key)]
+    return section.get(key) if isinstance(section, Mapping) else None
+
+
+def adopt_stored_defaults(config: "StudyConfig", stored: Mapping[str, Any] | None) -> "StudyConfig":
+    """``config`` for resuming the study whose stored config is ``stored`` (None: a new study): a key
+    the study file leaves at its default takes the stored study's value where the study predates
+    the key (:data:`LEGACY_DEFAULTS`), so a study created before ``fill_budget`` resumes unscaled."""
+    if not isinstance(stored, Mapping):
+        return config
+    if config.fill_budget_default and "fill_budget" not in (stored.get("study") or {}):
+        return config.replace(fill_budget=stored_value(stored, "study", "fill_budget"))
+    return config
+
+
 def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """Key paths (``"fidelity.epochs"``) where two stored configs differ in what defines the study."""
+    """Key paths (``"fidelity.epochs"``) where two stored configs differ in what defines the study
+    (a key missing from ``stored`` reads as its :data:`LEGACY_DEFAULTS` value)."""
     out = []
     for table in sorted(set(stored) | set(current)):
         a, b = stored.get(table) or {}, current.get(table) or {}
@@ -258,7 +293,7 @@ def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) ->
         for key in sorted(set(a) | set(b)):
             if (table, key) in RUN_KEYS:
                 continue
-            if a.get(key) != b.get(key):
+            if stored_value(stored, table, key) != b.get(key):
                 out.append(f"{table}.{key}")
     return out
 
@@ -335,7 +370,7 @@ class _Reader:
 _TABLES: dict[str, tuple[str, ...]] = {
     "study": (
         "name", "space", "strategy", "seed", "n_trials", "timeout", "storage", "sampler", "pruner",
-        "objectives", "repair", "heartbeat_interval", "grace_period", "max_retry",
+        "objectives", "repair", "fill_budget", "heartbeat_interval", "grace_period", "max_retry",
     ),
     "data": ("dataset", "root", "val_fraction", "train_fraction"),
     "fidelity": ("epochs", "batch_size"),
@@ -570,6 +605,11 @@ def parse_study_config(
                  "a number in [0, 1) (validation accuracy as a fraction: 0.01 is one point)")
     startup_trials = get(pruning, "pruning", "startup_trials", 5, pos_int(1, 10000), "an integer in 1..10000")
     repair = get(study, "study", "repair", False, boolean, "true or false")
+    fill_budget = get(study, "study", "fill_budget", not multi, boolean, "true or false")
+    if multi and fill_budget:
+        raise r.fail("study", "fill_budget", fill_budget,
+                     f"false with several objectives {list(objectives)} (a multi-objective study keeps its "
+                     "candidates unscaled: its front needs every size)")
     heartbeat = get(study, "study", "heartbeat_interval", 30, pos_int(1, 3600), "an integer number of seconds in 1..3600")
     grace = get(study, "study", "grace_period", max(120, 2 * heartbeat), pos_int(1, 86400), "an integer number of seconds in 1..86400")
     if grace <= heartbeat:
@@ -644,7 +684,9 @@ def parse_study_config(
     return StudyConfig(
         path=file.resolve(), name=name, space=space, space_path=space_path, space_sha256=space_sha,
         strategy=strategy, seed=seed, n_trials=n_trials, timeout=timeout, storage=storage, sampler=sampler,
-        pruner=pruner, pruning_margin=margin, pruning_startup_trials=startup_trials, objectives=objectives, repair=repair, heartbeat_interval=heartbeat, grace_period=grace,
+        pruner=pruner, pruning_margin=margin, pruning_startup_trials=startup_trials, objectives=objectives,
+        repair=repair, fill_budget=fill_budget, fill_budget_default="fill_budget" not in study,
+        heartbeat_interval=heartbeat, grace_period=grace,
         max_retry=max_retry, dataset=dataset, data_root=root, val_fraction=val_fraction,
         train_fraction=train_fraction, epochs=epochs, batch_size=batch_size, limits=limits, recipe=dict(recipe), device=dev, threads=threads,
         strategy_tables=own_table, strategy_settings=settings, baseline_sizes=sizes,

@@ -82,7 +82,7 @@ def _study(tmp_path: Path, root: Path, *, strategy: str = TOY, table: str = "[to
     path = tmp_path / "toy.toml"
     path.write_text(
         f'[study]\nspace = "space.toml"\nstrategy = "{strategy}"\nn_trials = {n_trials}\nsampler = "random"\n'
-        'pruner = "none"\n'
+        'pruner = "none"\nfill_budget = false\n'  # the toy sizes its candidates itself: keep them as proposed
         f'[data]\ndataset = "imagefolder"\nroot = "{root}"\nval_fraction = 0.25\n'
         '[fidelity]\nepochs = 1\nbatch_size = 32\n[budget]\nmax_params = 3000\n[device]\nname = "cpu"\nthreads = 1\n'
         f"{table}"

@@ -1,5 +1,6 @@
-"""The budget: constraint values from the analytic cost, the space-minimum check and width repair
-(:func:`repair_to_budget`, which is :func:`mgsearch.fitting.scale_to_budget` with the budget's check)."""
+"""The budget: constraint values from the analytic cost, the space-minimum check, width repair
+(:func:`repair_to_budget`) and fitting onto the budget (:func:`fit_to_budget`): both are
+:func:`mgsearch.fitting.scale_to_budget` with the budget's check."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
     from mgsearch.cost import Cost
     from mgsearch.space import SearchSpace
 
-__all__ = ["Budget", "check_space_minimum", "budget_check", "repair_to_budget", "uniform_scale"]
+__all__ = ["Budget", "check_space_minimum", "budget_check", "budget_use", "repair_to_budget", "fit_to_budget",
+           "uniform_scale"]
 
 
 class Budget:
@@ -89,6 +91,18 @@ class Budget:
         """True when the analytic cost meets every analytic limit."""
         return all(v <= 0 for v in self.analytic_constraints(c, spec).values())
 
+    def use(self, c: "Cost", spec: "ArchSpec | None" = None) -> float | None:
+        """The share of the binding analytic limit the cost uses: the largest ``value / limit`` over
+        the limited analytic metrics (1.0 = at the budget); None when no analytic metric is limited."""
+        shares = [float(get_metric(n).value(c, spec)) / limit for n, limit in self.limits.items()
+                  if get_metric(n).kind == ANALYTIC and limit > 0]
+        return max(shares) if shares else None
+
+    @property
+    def analytic(self) -> bool:
+        """True when some analytic metric is limited (a spec can be fitted onto the budget)."""
+        return any(get_metric(n).kind == ANALYTIC for n in self.limits)
+
     def describe(self) -> str:
         """``max_params=50,000, max_latency_ms=2.5`` (or ``no budget``)."""
         parts = [f"{get_metric(n).budget_key}={get_metric(n).format_limit(v)}" for n, v in self.limits.items()]
@@ -120,6 +134,22 @@ def budget_check(budget: Budget) -> Callable[[ArchSpec], bool]:
     from mgsearch.cost import cost
 
     return lambda spec: budget.fits(cost(spec), spec)
+
+
+def budget_use(budget: Budget) -> Callable[[ArchSpec], float]:
+    """``use(spec)``: the share of ``budget``'s binding analytic limit ``spec`` uses (:meth:`Budget.use`;
+    0.0 without analytic limits)."""
+    from mgsearch.cost import cost
+
+    return lambda spec: budget.use(cost(spec), spec) or 0.0
+
+
+def fit_to_budget(spec: ArchSpec, budget: Budget) -> ArchSpec | None:
+    """``spec`` scaled up or down onto ``budget`` (``fill_budget = true``): the widest uniform scaling
+    of its widths that fits, filled slot by slot to :data:`~mgsearch.fitting.FILL_TARGET` of the binding
+    limit where the widths' steps allow (:func:`mgsearch.fitting.scale_to_budget` with ``grow`` and
+    ``use``). None when even the narrowest form of ``spec`` is over the budget."""
+    return scale_to_budget(spec, budget_check(budget), grow=True, use=budget_use(budget))
 
 
 def repair_to_budget(spec: ArchSpec, budget: Budget) -> ArchSpec | None:

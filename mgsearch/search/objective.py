@@ -11,7 +11,10 @@ One call of :class:`Objective` is one trial. What it stores is the "Study storag
   and val accuracy 0.0, so the sampler learns to avoid the region and the search goes on;
 * single-objective studies report each epoch's val accuracy so the pruner can stop the trial;
   multi-objective ones with ``pruner = "pareto"`` ask :class:`~mgsearch.search.pruning.ParetoPruner`
-  after each epoch (Optuna refuses ``trial.report`` there) and are stopped the same way.
+  after each epoch (Optuna refuses ``trial.report`` there) and are stopped the same way;
+* with ``fill_budget`` (single objective, an analytic budget) every candidate is first scaled up or
+  down onto the budget (:func:`~mgsearch.search.budget.fit_to_budget`): ``spec`` is the fitted
+  network, ``sampled_spec`` the strategy's, ``budget_use`` the share of the binding limit it uses.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from mgsearch.errors import MgsearchError, TrainingDiverged
-from mgsearch.search.budget import Budget, repair_to_budget
+from mgsearch.search.budget import Budget, fit_to_budget, repair_to_budget
 from mgsearch.search.chooser import OptunaChooser
 from mgsearch.search.context import strategy_context
 from mgsearch.search.samplers import make_front_pruner
@@ -110,6 +113,8 @@ class Objective:
         self.versions = package_versions()
         self.measure_latency = "latency_ms" in self.budget.limits or "latency_ms" in self.config.objectives
         self.front_pruner = make_front_pruner(self.config)
+        #: whether candidates are scaled onto the budget (``fill_budget``; single objective, analytic limits)
+        self.fill = bool(self.config.fill_budget) and not self.config.multi_objective and self.budget.analytic
 
     # ------------------------------------------------------------------ values
     def _values(self, acc: float, attrs: dict[str, Any]) -> float | list[float]:
@@ -139,7 +144,18 @@ class Objective:
         record everything in ``trial`` (the storage contract); returns the objective value(s)."""
         attrs = dict(attrs or {})
         attrs.update(candidate.trial_attrs())
-        return self._evaluate(trial, candidate.spec, attrs, time.perf_counter() if t0 is None else t0)
+        spec = candidate.spec
+        if self.fill:
+            spec = self.fit(spec)
+            attrs["sampled_spec"] = candidate.spec.to_json()
+        return self._evaluate(trial, spec, attrs, time.perf_counter() if t0 is None else t0)
+
+    def fit(self, spec: ArchSpec) -> ArchSpec:
+        """``spec`` scaled onto the budget (:func:`~mgsearch.search.budget.fit_to_budget`); a structure
+        whose narrowest form is over the budget gives that narrowest form (recorded as infeasible)."""
+        from mgsearch.fitting import narrowest
+
+        return fit_to_budget(spec, self.budget) or narrowest(spec)
 
     def _evaluate(self, trial: "optuna.Trial", spec: ArchSpec, attrs: dict[str, Any], t0: float) -> Any:
         import optuna
@@ -159,6 +175,9 @@ class Objective:
             attrs["latency_device"] = lat["device_name"]
             constraints.update(self.budget.measured_constraints({"latency_ms": lat["median_ms"]}))
         attrs.update(candidate_attrs(spec, c, constraints, self.budget.names))
+        use = self.budget.use(c, spec)
+        if use is not None:
+            attrs["budget_use"] = use
         _set_constraints(trial, {name: constraints[name] for name in self.budget.names})
         feasible = all(v <= 0 for v in constraints.values())
         if not feasible:

@@ -28,7 +28,8 @@ from mgsearch.search.samplers import make_pruner, make_sampler
 from mgsearch.search.storage import load_existing_study, storage_for
 from mgsearch.store import DatabaseWatch, check_url
 from mgsearch.store.records import records_from_trials
-from mgsearch.study import StudyConfig, config_differences, legacy_dense_spelling
+from mgsearch.study import (StudyConfig, adopt_stored_defaults, config_differences, legacy_dense_spelling,
+                            stored_value)
 
 if TYPE_CHECKING:
     import optuna
@@ -184,6 +185,17 @@ def directions(config: StudyConfig) -> list[str]:
     return [get_metric(name).direction for name in config.objectives]
 
 
+def stored_config(storage: "optuna.storages.BaseStorage", name: str) -> dict[str, Any] | None:
+    """The configuration stored with study ``name`` (None when there is no such study or it has none)."""
+    import optuna
+
+    for summary in optuna.study.get_all_study_summaries(storage, include_best_trial=False):
+        if summary.study_name == name:
+            stored = summary.user_attrs.get("config")
+            return stored if isinstance(stored, dict) else None
+    return None
+
+
 def check_compatible(study: "optuna.Study", config: StudyConfig) -> None:
     """ConfigError when the stored configuration differs from ``config`` in what defines the study."""
     stored = study.user_attrs.get("config")
@@ -199,7 +211,7 @@ def check_compatible(study: "optuna.Study", config: StudyConfig) -> None:
     if diffs:
         key = diffs[0]
         table, _, name = key.partition(".")
-        before = (stored.get(table) or {}).get(name) if name else stored.get(table)
+        before = stored_value(stored, table, name) if name else stored.get(table)
         now = (config.to_dict().get(table) or {}).get(name) if name else config.to_dict().get(table)
         more = f" (and {len(diffs) - 1} more: {', '.join(diffs[1:4])})" if len(diffs) > 1 else ""
         raise ConfigError(
@@ -367,6 +379,8 @@ def _run_search(
     # every process seeds its sampler with the study's seed; the sampler mixes in each trial's number
     # (samplers.make_sampler), so processes started together draw different trials and one process
     # started twice on a new study draws the same ones
+    # a study created before a key existed resumes with the behaviour it was created with (fill_budget)
+    config = adopt_stored_defaults(config, stored_config(storage, config.name))
     study = open_study(storage, config, dataset, create=not worker, seed=config.seed)
     bar = Progress(config, enabled=progress)
     objective = Objective(config=config, space=space, dataset=dataset, device=device,

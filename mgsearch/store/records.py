@@ -65,6 +65,8 @@ TRIAL_ATTRS: dict[str, str] = {
     "parent_spec": "the spec the candidate came from (lwdna: the widened parent)",
     "retry_of": "the trial a retry re-runs (its worker died)",
     "repaired_from": "the sampled spec before repair scaled it onto the budget",
+    "sampled_spec": "fill_budget: the strategy's candidate before it was scaled onto the budget (spec: the fitted one)",
+    "budget_use": "the share of the binding analytic budget limit the spec uses (max of value / limit)",
     "latency_device": "the device name latency_ms was measured on",
     "diverged_epoch": "the epoch a diverged training stopped at",
     "first_number": "bookkeeping: the trial's own number, inherited by a retry",

@@ -31,8 +31,8 @@ def _load(config):
 
 def test_infeasible_candidates_are_never_trained(write_study, counting_train):
     # a budget that cuts through the space: many candidates are over it
-    config = load_study_config(write_study(study='n_trials = 12\nsampler = "random"\npruner = "none"',
-                                           budget="max_params = 1200"))
+    config = load_study_config(write_study(study='n_trials = 12\nsampler = "random"\npruner = "none"\n'
+                                                 'fill_budget = false', budget="max_params = 1200"))
     run_search(config, progress=False)
     trials = _load(config).get_trials()
     infeasible = [t for t in trials if t.user_attrs["status"] == "infeasible"]
@@ -169,7 +169,8 @@ def test_multi_objective_stores_values_in_objective_order(write_study, monkeypat
 
 
 def test_repair_scales_candidates_onto_the_budget(write_study, counting_train):
-    config = load_study_config(write_study(study='n_trials = 5\nsampler = "random"\nrepair = true\npruner = "none"',
+    config = load_study_config(write_study(study='n_trials = 5\nsampler = "random"\nrepair = true\npruner = "none"\n'
+                                                 'fill_budget = false',
                                            budget="max_params = 1500"))
     run_search(config, progress=False)
     trials = _load(config).get_trials()
