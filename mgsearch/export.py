@@ -39,7 +39,7 @@ from mgsearch.errors import ExportError, MgsearchError, SpecError
 from mgsearch.memory import check_weights_fit
 from mgsearch.metrics import resolve_limits
 from mgsearch.outputs import check_out_folder, sigterm_as_interrupt, study_inputs
-from mgsearch.spec import ArchSpec
+from mgsearch.spec import ArchSpec, group_size_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -408,9 +408,13 @@ def model_card(spec: ArchSpec, meta: dict[str, Any], folder_name: str = "found")
         ("versions", ", ".join(f"{k} {v}" for k, v in (meta.get("versions") or {}).items())),
     ]
     table = "\n".join(f"| {k} | {_fmt(v)} |" for k, v in rows)
+    from mgsearch.families.registry import get_family
+
+    grouped = get_family(spec.family).allows_group_size  # a family with MGIC convs says which stages are dense
     widths = ", ".join(
         f"stage {i}: width {st.width}, inner [{', '.join(str(b.inner) for b in st.blocks)}]"
-        + (f", group size {st.group_size}" if st.group_size else "") + (f", share {st.share}" if st.share > 1 else "")
+        + (f", group size {group_size_text(st.group_size)}" if grouped else "")
+        + (f", share {st.share}" if st.share > 1 else "")
         for i, st in enumerate(spec.stages)
     )
     weights_note = (

@@ -123,3 +123,18 @@ def test_a_database_with_a_raw_space_hash_resumes_after_respelling(tmp_path):
     assert same() is None
     space.write_text(TINY.read_text().replace("max = 2 }", "max = 3 }", 1))  # a real change is still named
     assert "stages[0].depth.max: 2 -> 3" in same()
+
+
+def test_model_card_spells_dense():
+    """A family with MGIC convs names every stage's group size, dense included; others say nothing of it."""
+    from mgsearch.export import model_card
+    from tests.report.studyfactory import resnet_spec
+
+    import dataclasses
+
+    spec = resnet_spec(8, ((8, (8, 8)), (16, (16, 16))), family="mgic", group_size=4)
+    spec = dataclasses.replace(spec, stages=(spec.stages[0], dataclasses.replace(spec.stages[1], group_size=None)))
+    card = model_card(spec, {})
+    assert "stage 0: width 8, inner [8, 8], group size 4" in card
+    assert "stage 1: width 16, inner [16, 16], group size dense" in card
+    assert "group size" not in model_card(resnet_spec(), {})

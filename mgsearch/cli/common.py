@@ -14,7 +14,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "print_json", "format_table", "human_count", "parse_count", "positive_int", "add_shape_overrides",
-    "shape_overrides", "add_budget_flags", "parse_limit_flag", "budget_flag_values",
+    "shape_overrides", "shape_source", "study_shapes", "dataset_shapes", "add_budget_flags", "parse_limit_flag",
+    "budget_flag_values",
 ]
 
 
@@ -63,12 +64,15 @@ def parse_count(text: str) -> int:
     return value
 
 
-def add_budget_flags(group: Any, *, prefix: str = "") -> None:
+def add_budget_flags(group: Any, *, prefix: str = "", analytic_only: bool = False) -> None:
     """One ``--max-<metric>`` flag per registered budget metric (``--max-params``, ``--max-macs``,
-    ``--max-latency-ms``, ...), stored under the budget key as the text given (``args.max_params``)."""
-    from mgsearch.metrics import MEASURED, budget_metrics
+    ``--max-latency-ms``, ...), stored under the budget key as the text given (``args.max_params``);
+    ``analytic_only``: only the metrics computed from the spec (no latency)."""
+    from mgsearch.metrics import ANALYTIC, MEASURED, budget_metrics
 
     for m in budget_metrics():
+        if analytic_only and m.kind != ANALYTIC:
+            continue
         example = ", e.g. 50k" if m.integer else ""
         measured = ", where measured" if m.kind == MEASURED else ""
         group.add_argument(m.flag, dest=m.budget_key, metavar="N" if m.integer else "X",
@@ -79,7 +83,10 @@ def parse_limit_flag(metric: "Metric", text: str) -> float:
     """The limit given to ``metric``'s flag (``'50k'`` for counts); a bad one is a one-line ConfigError."""
     from mgsearch.errors import ConfigError, clip_repr
 
-    value: Any = parse_count(text) if metric.integer else text
+    try:
+        value: Any = parse_count(text) if metric.integer else text
+    except ConfigError as exc:  # name the flag: "--max-params='lots' is not a count ..."
+        raise ConfigError(f"{metric.flag}={exc}") from None
     limit = metric.parse_limit(value)
     if limit is None:
         raise ConfigError(f"{metric.flag}={clip_repr(text)} is not allowed: {metric.limit_rule}")
@@ -111,17 +118,79 @@ def positive_int(flag: str, text: str | int | None, *, default: int | None = Non
     return value
 
 
-def add_shape_overrides(parser: Any) -> None:
-    """Add ``--in-channels``, ``--num-classes``, ``--input-size`` (a dataset's input / output shape)."""
-    parser.add_argument("--in-channels", metavar="N", help="input image channels (overrides the spec / space)")
-    parser.add_argument("--num-classes", metavar="N", help="classifier outputs (overrides the spec / space)")
-    parser.add_argument("--input-size", metavar="N", help="input side length in pixels (overrides the spec / space)")
+def add_shape_overrides(parser: Any, *, study_help: str = "") -> None:
+    """Add the input / output shape flags: ``--dataset NAME`` or ``--study STUDY.toml`` (a registered
+    dataset's shape, read from the dataset registry: no data is loaded), and ``--in-channels``,
+    ``--num-classes``, ``--input-size`` (which override those)."""
+    g = parser.add_argument_group("input / output shape (default: the spec's or space's own, 3x32x32, 10 classes)")
+    g.add_argument("--dataset", metavar="NAME",
+                   help="the shape of this dataset (fashion-mnist / mnist 1x28x28, cifar10 / svhn 3x32x32, cifar100 "
+                        "3x32x32 with 100 classes); no data is read")
+    g.add_argument("--study", metavar="STUDY.toml", help="the shape of the study's dataset (its [data] dataset)" + study_help)
+    g.add_argument("--in-channels", metavar="N", help="input image channels (overrides the above)")
+    g.add_argument("--num-classes", metavar="N", help="classifier outputs (overrides the above)")
+    g.add_argument("--input-size", metavar="N", help="input side length in pixels (overrides the above)")
 
 
-def shape_overrides(args: Any) -> dict[str, int | None]:
-    """The values of :func:`add_shape_overrides`'s flags, validated (None where not given)."""
-    return {
+_SHAPE_KEYS = ("in_channels", "num_classes", "input_size")
+
+
+def dataset_shapes(name: str, *, where: str) -> dict[str, int | None]:
+    """``{in_channels, num_classes, input_size}`` of dataset ``name`` from the dataset registry (no data is
+    read); all None for an image folder (its images set them). ``where`` names the flag or study key in
+    the one-line error for an unknown name (``--dataset``, ``studies/x.toml: data.dataset``)."""
+    from mgsearch.data.sources import DATASETS, dataset_shape
+    from mgsearch.errors import ConfigError, DataError, clip_repr
+
+    try:
+        shape = dataset_shape(name)
+    except DataError:
+        known = ", ".join(n for n in DATASETS if n != "imagefolder")
+        raise ConfigError(f"{where}={clip_repr(name)} is not a known dataset; choose one of {known} "
+                          "(an image folder's shape: --in-channels, --num-classes, --input-size)") from None
+    return dict(zip(_SHAPE_KEYS, shape)) if shape else dict.fromkeys(_SHAPE_KEYS)
+
+
+def shape_source(args: Any) -> tuple[dict[str, int | None], Any, str]:
+    """The shape given by ``--dataset`` / ``--study`` (all None when neither), the study's
+    :class:`~mgsearch.study.StudyConfig` (None without ``--study``) and where the shape came from
+    (``--dataset='mnist'``, ``studies/x.toml: data.dataset='mnist'``; ``""`` when neither)."""
+    from mgsearch.errors import ConfigError
+
+    dataset, study_file = getattr(args, "dataset", None), getattr(args, "study", None)
+    if dataset is not None and study_file is not None:
+        raise ConfigError("--dataset and --study both set the input shape; pass one of them")
+    if dataset is not None:
+        return dataset_shapes(dataset, where="--dataset"), None, f"--dataset={dataset!r}"
+    if study_file is not None:
+        return study_shapes(study_file)
+    return dict.fromkeys(_SHAPE_KEYS), None, ""
+
+
+def study_shapes(path: str) -> tuple[dict[str, int | None], Any, str]:
+    """:func:`shape_source` for study file ``path``: its dataset's shape, its config, where."""
+    from mgsearch.study import load_study_config
+
+    config = load_study_config(path)
+    where = f"{path}: data.dataset"
+    return dataset_shapes(config.dataset, where=where), config, f"{where}={config.dataset!r}"
+
+
+def shape_overrides(args: Any, source: tuple[dict[str, int | None], Any, str] | None = None) -> dict[str, int | None]:
+    """The shape to give the spec or space: :func:`add_shape_overrides`'s number flags, validated, over
+    the ``--dataset`` / ``--study`` shape (``source``: :func:`shape_source`'s answer, computed when
+    None); None where nothing sets a value. An image-folder dataset needs all three numbers."""
+    from mgsearch.errors import ConfigError
+
+    base, _, where = source if source is not None else shape_source(args)
+    given = {
         "in_channels": positive_int("--in-channels", getattr(args, "in_channels", None)),
         "num_classes": positive_int("--num-classes", getattr(args, "num_classes", None)),
         "input_size": positive_int("--input-size", getattr(args, "input_size", None)),
     }
+    missing = [k for k in _SHAPE_KEYS if given[k] is None and base.get(k) is None]
+    if where and missing:
+        flags = ", ".join("--" + k.replace("_", "-") for k in missing)
+        raise ConfigError(f"{where} is an image folder, whose images set the shape (no data is read here); "
+                          f"pass {flags}")
+    return {k: given[k] if given[k] is not None else base.get(k) for k in _SHAPE_KEYS}

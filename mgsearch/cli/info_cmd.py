@@ -13,7 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "info",
         help="per-layer table and params / MACs of a preset or spec",
         description="Show the per-layer widths, groups, params and MACs of a preset, a spec JSON file or "
-        "inline spec JSON (analytic cost: no model is built).",
+        "inline spec JSON (analytic cost: no model is built). Presets are CIFAR-shaped (3x32x32, 10 classes): "
+        "--dataset NAME or --study STUDY.toml gives them a dataset's shape.",
     )
     p.add_argument("spec", metavar="NAME_OR_SPEC_JSON", help="preset name (see `mgsearch presets`), JSON file or inline JSON")
     p.add_argument("--json", action="store_true", help="print one JSON object: params, macs, activations, layers, spec")
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from mgsearch.cost import cost
     from mgsearch.presets import resolve_spec
 
-    spec = resolve_spec(args.spec, **shape_overrides(args))
+    spec = resolve_spec(args.spec, **shape_overrides(args))  # --dataset / --study / --in-channels ...
     c = cost(spec)
     if args.json:
         print_json({**c.to_dict(), "spec": spec.to_dict(), "hash": spec.hash})

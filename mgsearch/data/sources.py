@@ -24,7 +24,9 @@ import torch
 from mgsearch.data.imagefolder import extract_archive, is_archive, is_image_folder, load_image_folder
 from mgsearch.errors import DataError
 
-__all__ = ["RawData", "DatasetInfo", "DATASETS", "canonical_name", "default_root", "read_raw", "read_idx"]
+__all__ = [
+    "RawData", "DatasetInfo", "DATASETS", "canonical_name", "dataset_shape", "default_root", "read_raw", "read_idx",
+]
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class DatasetInfo:
     classes: tuple[str, ...] = ()
     debian_dir: str | None = None
     idx_subdir: str | None = None
+    #: image channels and side in pixels (0: set by the images, as in an image folder)
+    in_channels: int = 0
+    input_size: int = 0
 
 
 _CIFAR10 = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -56,12 +61,13 @@ _FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Sh
 _DIGITS = tuple(str(i) for i in range(10))
 
 DATASETS: dict[str, DatasetInfo] = {
-    "cifar10": DatasetInfo(10, True, "CIFAR10", _CIFAR10),
-    "cifar100": DatasetInfo(100, True, "CIFAR100"),
-    "svhn": DatasetInfo(10, False, "SVHN", _DIGITS),
-    "mnist": DatasetInfo(10, False, "MNIST", _DIGITS, "/usr/share/datasets/mnist", "MNIST"),
+    "cifar10": DatasetInfo(10, True, "CIFAR10", _CIFAR10, in_channels=3, input_size=32),
+    "cifar100": DatasetInfo(100, True, "CIFAR100", in_channels=3, input_size=32),
+    "svhn": DatasetInfo(10, False, "SVHN", _DIGITS, in_channels=3, input_size=32),
+    "mnist": DatasetInfo(10, False, "MNIST", _DIGITS, "/usr/share/datasets/mnist", "MNIST", in_channels=1, input_size=28),
     "fashion-mnist": DatasetInfo(
-        10, True, "FashionMNIST", _FASHION, "/usr/share/datasets/fashion-mnist", "FashionMNIST"
+        10, True, "FashionMNIST", _FASHION, "/usr/share/datasets/fashion-mnist", "FashionMNIST",
+        in_channels=1, input_size=28,
     ),
     "imagefolder": DatasetInfo(0, True),
 }
@@ -85,6 +91,16 @@ def canonical_name(name: str) -> str:
     if key not in DATASETS:
         raise DataError(f"dataset {name!r} is unknown; choose one of {', '.join(DATASETS)} (or imagefolder:PATH)")
     return key
+
+
+def dataset_shape(name: str) -> tuple[int, int, int] | None:
+    """``(in_channels, num_classes, input_size)`` of dataset ``name`` from this registry, without
+    reading any data (``NAME:PATH`` reads as ``NAME``); None where the images set the shape (an image
+    folder). DataError for an unknown name."""
+    info = DATASETS[canonical_name(str(name).partition(":")[0])]
+    if not (info.in_channels and info.num_classes and info.input_size):
+        return None
+    return info.in_channels, info.num_classes, info.input_size
 
 
 def default_root() -> Path:

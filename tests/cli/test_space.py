@@ -30,7 +30,7 @@ def test_space_json_rebuilds_and_matches_costs(capsys):
 
     assert main(["space", TINY, "--sample", "30", "--seed", "4", "--json"]) == 0
     captured = capsys.readouterr()
-    items = json.loads(captured.out)
+    items = json.loads(captured.out)["samples"]
     assert len(items) == 30
     space = SearchSpace.from_file(TINY)
     assert [ArchSpec.from_dict(it["spec"]) for it in items] == space.sample(30, seed=4)
@@ -65,7 +65,7 @@ def test_space_table(capsys):
 
 def test_space_overrides(capsys):
     assert main(["space", TINY, "--sample", "3", "--json", "--in-channels", "1", "--num-classes", "7"]) == 0
-    items = json.loads(capsys.readouterr().out)
+    items = json.loads(capsys.readouterr().out)["samples"]
     assert all(it["spec"]["in_channels"] == 1 and it["spec"]["num_classes"] == 7 for it in items)
 
 
