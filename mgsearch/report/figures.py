@@ -216,8 +216,8 @@ def width_heatmap(data: StudyData, cost: str = "params") -> go.Figure | None:
 
 
 def structure_figure(data: StudyData, cost: str = "params") -> go.Figure | None:
-    """MGIC group size (0 = dense convs) and weight-sharing run length per stage, for the Pareto set
-    and the baselines. None when every network is dense and unshared (nothing to show)."""
+    """MGIC group size (a dense stage is written dense; 0 in the colour matrix) and weight-sharing run
+    length per stage, for the Pareto set and the baselines. None when every network is dense and unshared (nothing to show)."""
     from plotly.subplots import make_subplots
 
     front = pareto_front(data.records, cost)
