@@ -183,7 +183,9 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(("", "params", "MACs"), summary_rows, align="lrr"), file=dest)
     if budget is not None:
         print(file=dest)
-        for text in budget_lines(budget, limits, n, repair=bool(study is not None and study.repair)):
+        scaling = "" if study is None else "fill_budget" if getattr(study, "fill_budget", False) else \
+            "repair" if study.repair else ""
+        for text in budget_lines(budget, limits, n, scaling=scaling):
             print(text, file=dest)
     return 0
 
@@ -193,9 +195,10 @@ def _pct(f: float) -> str:
     return f"{f:.2%}" if 0 < f < 0.01 else f"{f:.1%}"
 
 
-def budget_lines(budget: dict[str, Any], limits: dict[str, float], n: int, *, repair: bool = False) -> list[str]:
-    """The budget answer in words: one line per limit, then the verdict (``repair``: the study scales
-    over-budget candidates down onto the budget)."""
+def budget_lines(budget: dict[str, Any], limits: dict[str, float], n: int, *, scaling: str = "") -> list[str]:
+    """The budget answer in words: one line per limit, then the verdict. ``scaling``: how the study fits
+    candidates to the budget (``"fill_budget"``: every one, up or down; ``"repair"``: over-budget ones
+    down; ``""``: not at all, an over-budget candidate is rejected)."""
     from mgsearch.metrics import get_metric
 
     lines = []
@@ -210,14 +213,15 @@ def budget_lines(budget: dict[str, Any], limits: dict[str, float], n: int, *, re
     if not both["space_minimum_under"]:
         lines.append("budget unreachable: the space's smallest architecture is over it; widen the budget or "
                      "use a space with smaller minima")
-    elif repair:
+    elif scaling:
+        how = ("fill_budget = true scales every candidate's widths up or down onto it" if scaling == "fill_budget"
+               else "repair = true scales the others' widths down onto it")
         lines.append(f"budget reachable: {_pct(both['fraction'])} of random architectures fit as drawn, and the "
-                     "study's repair = true scales the others' widths down onto it (a structure over budget even at its "
-                     "narrowest stays infeasible)")
+                     f"study's {how} (a structure over budget even at its narrowest stays infeasible)")
     elif both["under"] == 0:
         lines.append("budget reachable but rare: no sample is under it, the space's smallest architecture is; "
-                     "set repair = true in the study or narrow the space")
+                     "let the study scale candidates (fill_budget / repair) or narrow the space")
     else:
         lines.append(f"budget reachable: {_pct(both['fraction'])} of random architectures fit (the others are "
-                     "rejected as over budget unless the study sets repair = true)")
+                     "rejected as over budget unless the study scales them: fill_budget / repair)")
     return lines

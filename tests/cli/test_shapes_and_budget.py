@@ -145,6 +145,18 @@ def test_space_takes_a_study_file(tmp_path, capsys):
     assert "is a study file: it sets the shape itself" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("table, says", [
+    ("", "the study's fill_budget = true scales every candidate's widths up or down onto it"),
+    ("fill_budget = false\nrepair = true\n", "the study's repair = true scales the others' widths down onto it"),
+    ("fill_budget = false\n", "the others are rejected as over budget unless the study scales them"),
+])
+def test_space_verdict_follows_the_study_scaling(tmp_path, table, says, capsys):
+    path = study(tmp_path, "mnist", 'max_params = "12k"')
+    path.write_text(path.read_text().replace("[study]\n", "[study]\n" + table))
+    assert main(["space", str(path), "--sample", "30"]) == 0
+    assert says in capsys.readouterr().out.splitlines()[-1]
+
+
 def test_space_measured_budgets_are_not_flags(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["space", str(TINY), "--max-latency-ms", "5"])
