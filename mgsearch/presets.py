@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mgsearch.errors import SpecError, clip_repr
 from mgsearch.inputs import read_input_file
+from mgsearch.layers.channels import make_divisible
 from mgsearch.spec import ArchSpec, Block, Stage, Stem
 
 __all__ = ["Preset", "PRESETS", "get_preset", "resolve_spec", "preset_names"]
@@ -71,6 +72,31 @@ def _mgnet_like(
     return ArchSpec(family=family, stem=Stem(width=f_widths[0]), stages=stages)
 
 
+#: MobileNetV2's bottleneck table (Sandler et al., CVPR 2018, Table 2) as (t, c, n, s), with the common CIFAR
+#: port's strides (the first two stride-2 layers, stem and second stage, at stride 1)
+_MOBILENETV2_CIFAR = ((1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+                      (6, 320, 1, 1))
+
+
+def _mobilenetv2(multiplier: float, expansion: int = 6) -> ArchSpec:
+    """MobileNetV2-CIFAR (``mobilenet``): stem 32 x multiplier, the bottleneck table above with widths
+    ``make_divisible(c x multiplier)`` and inner widths ``make_divisible(c_in x t)`` (t = ``expansion``
+    where the table says 6); no 1280-wide last conv (the classifier reads the last stage)."""
+    c_in = make_divisible(32 * multiplier)
+    stages = []
+    for t, c, n, stride in _MOBILENETV2_CIFAR:
+        width, blocks = make_divisible(c * multiplier), []
+        for j in range(n):
+            src = c_in if j == 0 else width
+            blocks.append(Block(inner=src if t == 1 else make_divisible(src * expansion)))
+        stages.append(Stage(width=width, blocks=tuple(blocks), stride=stride))
+        c_in = width
+    return ArchSpec(family="mobilenet", stem=Stem(width=make_divisible(32 * multiplier)), stages=tuple(stages))
+
+
+_MOBILENETV2_SOURCE = ("Sandler et al., MobileNetV2 (CVPR 2018), Table 2 layout with CIFAR strides (stem and second "
+                       "stage at stride 1, as the common CIFAR ports); channels rounded to multiples of 8; without "
+                       "the 1280-wide last conv")
 _HE = "He, Zhang, Ren, Sun, Deep Residual Learning (CVPR 2016), CIFAR-10 section: 6n+2 layers, option-A shortcuts"
 _TABLE: tuple[Preset, ...] = (
     Preset("resnet20", "CIFAR ResNet-20 (n=3, widths 16/32/64)", _HE + "; reported 0.27M params, 41M MACs",
@@ -139,6 +165,12 @@ _TABLE: tuple[Preset, ...] = (
     Preset("mgiad-small", "Small MGiaD: 3 levels of width 32/64/128, 2 steps, B shared, s=8 (CPU-friendly)",
            "van Betteray, Rottmann, Kahl, MGiaD (arXiv 2211.05525), scaled down; no reported size",
            _mgnet_like("mgiad", (32, 64, 128), (32, 64, 128), s=8), 126_762, 43_517_184),
+    Preset("mobilenetv2-50k", "MobileNetV2-CIFAR, width multiplier 0.25, expansion 2 (about 50k params)",
+           _MOBILENETV2_SOURCE + "; expansion 2 instead of 6 to reach about 50k params; no reported size",
+           _mobilenetv2(0.25, expansion=2), 45_962, 2_851_104),
+    Preset("mobilenetv2-250k", "MobileNetV2-CIFAR, width multiplier 0.35 (about 250k params)",
+           _MOBILENETV2_SOURCE + "; 0.35 is one of the paper's multipliers; no reported CIFAR size",
+           _mobilenetv2(0.35), 251_338, 13_305_696),
 )
 
 #: preset name -> :class:`Preset`

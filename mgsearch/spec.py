@@ -36,6 +36,8 @@ from mgsearch.inputs import check_nesting
 __all__ = [
     "SCHEMA_VERSION",
     "DEFAULT_BLOCK",
+    "KERNELS",
+    "ACTIVATIONS",
     "Block",
     "Stage",
     "Stem",
@@ -54,6 +56,10 @@ SCHEMA_VERSION = 1
 #: the default ``Stage.block``: the family's own blocks (left out of the canonical JSON, so specs
 #: written before block forms existed keep their JSON and hash)
 DEFAULT_BLOCK = "conv"
+#: the depthwise kernel sizes a block may have (``Block.kernel``; families with block options only)
+KERNELS = (3, 5, 7)
+#: the activations a block may use (``Block.act``): ReLU, or MobileNetV3's hard swish ``x * relu6(x + 3) / 6``
+ACTIVATIONS = ("relu", "hswish")
 MAX_WIDTH = 65536
 #: the deepest nesting of objects / lists in spec JSON (a valid spec nests 5 levels)
 MAX_SPEC_NESTING = 8
@@ -101,10 +107,28 @@ def _check_int(path: str, value: Any, *, minimum: int = 1, maximum: int | None =
 class Block:
     """One block (ResNet basic block or MgNet smoothing step) and its own free width."""
 
-    inner: int = field(metadata={"doc": "the block's free width (between its two convs; f-width in MgNet)"})
+    inner: int = field(metadata={"doc": "the block's free width (between its two convs; f-width in MgNet; "
+                                         "the expanded width of an inverted-residual block)"})
+    kernel: int = field(default=3, metadata={"doc": "depthwise kernel size of an inverted-residual block "
+                                                    "(3, 5 or 7; families with block options only)"})
+    se: bool = field(default=False, metadata={"doc": "squeeze-and-excite on the expanded width (families with "
+                                                     "block options only)"})
+    act: str = field(default="relu", metadata={"doc": "activation: \"relu\" or \"hswish\" (hard swish; families "
+                                                      "with block options only)"})
 
     def __post_init__(self) -> None:
         _check_int("inner", self.inner, maximum=MAX_WIDTH)
+        if isinstance(self.kernel, bool) or not isinstance(self.kernel, int) or self.kernel not in KERNELS:
+            raise field_error(SpecError, "kernel", f"must be one of {', '.join(map(str, KERNELS))}", value=self.kernel)
+        if not isinstance(self.se, bool):
+            raise field_error(SpecError, "se", f"must be true or false, not {type(self.se).__name__}", value=self.se)
+        if not isinstance(self.act, str) or self.act not in ACTIVATIONS:
+            raise field_error(SpecError, "act", f"must be one of {', '.join(ACTIVATIONS)}", value=self.act)
+
+    @property
+    def has_options(self) -> bool:
+        """Some block option (``kernel``, ``se``, ``act``) is not at its default."""
+        return self.kernel != 3 or self.se or self.act != "relu"
 
 
 @dataclass(frozen=True)
@@ -228,7 +252,7 @@ class ArchSpec:
             "stages": [
                 {
                     "width": st.width,
-                    "blocks": [{"inner": b.inner} for b in st.blocks],
+                    "blocks": [_block_dict(b) for b in st.blocks],
                     "stride": st.stride,
                     "group_size": st.group_size,
                     "share": st.share,
@@ -299,12 +323,28 @@ class ArchSpec:
         stages = []
         for i, stage in enumerate(self.stages):
             blocks = tuple(
-                Block(inner=assign.get(f"stages[{i}].blocks[{j}].inner", b.inner)) for j, b in enumerate(stage.blocks)
+                dataclasses.replace(b, inner=assign.get(f"stages[{i}].blocks[{j}].inner", b.inner))
+                for j, b in enumerate(stage.blocks)
             )
             stages.append(
                 dataclasses.replace(stage, width=assign.get(f"stages[{i}].width", stage.width), blocks=blocks)
             )
         return dataclasses.replace(self, stem=stem, stages=tuple(stages))
+
+
+def _block_dict(block: Block) -> dict[str, Any]:
+    """A block's JSON: ``inner``, plus ``kernel`` / ``se`` / ``act`` when not at their defaults (absent
+    otherwise: the canonical JSON of a spec without block options is what it was before they existed)."""
+    if not block.has_options:
+        return {"inner": block.inner}
+    out: dict[str, Any] = {"inner": block.inner}
+    if block.kernel != 3:
+        out["kernel"] = block.kernel
+    if block.se:
+        out["se"] = True
+    if block.act != "relu":
+        out["act"] = block.act
+    return out
 
 
 def _block_form_fields(stage: Stage) -> dict[str, Any]:
@@ -364,9 +404,18 @@ def _validate(spec: ArchSpec) -> None:
         elif stage.coarse_width is not None:
             raise SpecError(f"{p}.coarse_width={stage.coarse_width} is only allowed with a block form that "
                             f"uses it ({p}.block is {DEFAULT_BLOCK!r})")
+        if not getattr(family, "allows_block_options", False):
+            for j, block in enumerate(stage.blocks):
+                if block.has_options:
+                    raise SpecError(
+                        f"{p}.blocks[{j}] sets kernel/se/act (kernel={block.kernel}, se={block.se}, "
+                        f"act={block.act!r}), which family {fam!r} does not use (leave them out); block options "
+                        f"exist in: {_families_where('allows_block_options')}"
+                    )
         if stage.share > stage.depth:
             raise SpecError(f"{p}.share={stage.share} exceeds the stage depth {stage.depth}")
-        if s is not None:
+        form = getattr(family, "block_forms", {}).get(stage.block)
+        if s is not None and getattr(form, "widths_multiple_of_group_size", True):
             if stage.width % s:
                 raise SpecError(f"{p}.width={stage.width} is not a multiple of {p}.group_size={s}")
             for j, block in enumerate(stage.blocks):
@@ -530,6 +579,8 @@ def _type_schema(tp: str) -> dict[str, Any]:
         return {"type": "number", "minimum": 0, "exclusiveMaximum": 1}
     if tp == "str":
         return {"type": "string"}
+    if tp == "bool":
+        return {"type": "boolean"}
     if tp == "int|None":
         return {"type": ["integer", "null"], "minimum": 2, "multipleOf": 2}
     if tp in ("Stem", "Head", "Block", "Stage"):
@@ -569,6 +620,8 @@ def json_schema() -> dict[str, Any]:
     root["properties"]["stages"]["items"] = {"$ref": "#/$defs/Stage"}
     defs = {name: _object_schema(cls) for name, cls in (("Stem", Stem), ("Head", Head), ("Block", Block), ("Stage", Stage))}
     defs["Stage"]["properties"]["stride"]["enum"] = [1, 2]
+    defs["Block"]["properties"]["kernel"]["enum"] = list(KERNELS)
+    defs["Block"]["properties"]["act"]["enum"] = list(ACTIVATIONS)
     forms = sorted({name for f in _registry().families() for name in getattr(f, "block_forms", {})})
     defs["Stage"]["properties"]["block"]["enum"] = [DEFAULT_BLOCK, *forms]
     cw = defs["Stage"]["properties"]["coarse_width"]

@@ -5,7 +5,7 @@ One generator, :func:`random_spec`, draws through a tiny chooser protocol (``int
 reproducible scripts (:func:`seeded_specs`, used by ``benchmarks/bench_cost.py``).
 
 Coverage: every registered family (asked for its rules: group sizes, sharing, tied widths, block
-forms such as mgic's ``vcycle`` and dacnn's ``anchored``), dense and MGIC stages (group sizes 2..16), sharing runs of every
+forms such as mgic's ``vcycle`` and dacnn's ``anchored``; mobilenet's kernel / se / act per block), dense and MGIC stages (group sizes 2..16), sharing runs of every
 length, stride 1/2 (also on stage 0), widening, narrowing (projection shortcuts) and equal-width
 stages, in_channels 1/3, input sizes 28/32, dropout on/off, 1-3 stages of 1-3 blocks.
 """
@@ -58,6 +58,14 @@ def _width(c: Chooser, multiple: int, max_width: int) -> int:
     return multiple * c.integer(1, max(1, max_width // multiple))
 
 
+def _block(c: Chooser, fam: Any, inner: int) -> Block:
+    """A block of width ``inner``; with random ``kernel`` / ``se`` / ``act`` where the family has them."""
+    if not fam.allows_block_options:
+        return Block(inner=inner)
+    return Block(inner=inner, kernel=c.choice((3, 5, 7)), se=c.choice((False, True)),
+                 act=c.choice(("relu", "hswish")))
+
+
 def random_spec(
     c: Chooser, family: str | None = None, *, max_width: int = 48, max_stages: int = 3, max_depth: int = 3
 ) -> ArchSpec:
@@ -77,7 +85,10 @@ def random_spec(
         width = _width(c, m, max_width)
         # vcycle needs a group size; anchored (dacnn) has none
         forms = [f for f in sorted(fam.block_forms) if (f in ("anchored", "poly", "plain", "plain_reg")) == (s is None)]
-        form = c.choice(["conv", *forms]) if forms else "conv"
+        plain = [] if s is not None and not fam.conv_allows_group_size else ["conv"]
+        if not plain and not forms:  # mobilenet without group-size forms: a plain stage
+            s, m, width = None, 1, _width(c, 1, max_width)
+        form = c.choice([*plain, *forms]) if forms else "conv"
         if form == "anchored":  # one kernel per stage: every block has the stage width, share 1
             stages.append(Stage(width=width, blocks=tuple(Block(inner=width) for _ in range(depth)),
                                 stride=stride, block=form))
@@ -96,6 +107,15 @@ def random_spec(
             stages.append(Stage(width=width, blocks=tuple(Block(inner=width) for _ in range(depth)),
                                 stride=stride, block=form))
             continue
+        if form == "vcycle" and not fam.block_forms[form].ties_inner_to_width:  # mobilenet's: free inners
+            coarse = c.choice((2, 4, 8, 16, 32))
+            allowed = [w for w in range(2, max(max_width, 2 * s) + 1, 2)
+                       if fam.block_forms[form].width_allowed(w, s, coarse)]
+            width = c.choice(allowed)
+            blocks = tuple(_block(c, fam, c.integer(width, 3 * width)) for _ in range(depth))
+            stages.append(Stage(width=width, blocks=blocks, stride=stride, group_size=s, block=form,
+                                coarse_width=coarse))
+            continue
         if form.startswith("vcycle"):  # widths s * 2^k keep every channel level valid; no inner, no sharing
             width, share, coarse = s * 2 ** c.integer(0, 2), 1, c.choice((2, 4, 8, 16))
             stages.append(Stage(width=width, blocks=tuple(Block(inner=width) for _ in range(depth)),
@@ -110,7 +130,7 @@ def random_spec(
             inners = []
             for j in range(depth):
                 inners.append(inners[-1] if j % share else _width(c, m, max_width))
-        stages.append(Stage(width=width, blocks=tuple(Block(inner=w) for w in inners), stride=stride,
+        stages.append(Stage(width=width, blocks=tuple(_block(c, fam, w) for w in inners), stride=stride,
                             group_size=s, share=share))
     if not tied and not (stages[0].block in ("plain", "plain_reg")):
         stem_width = c.integer(1, max_width)

@@ -88,7 +88,7 @@ def test_json_round_trip_and_hash(spec: ArchSpec) -> None:
 
 
 def test_registry_and_public_build() -> None:
-    assert family_names() == ("resnet", "mgic", "dacnn", "mgnet", "mgiad")
+    assert family_names() == ("resnet", "mgic", "dacnn", "mgnet", "mgiad", "mobilenet")
     for family in families():
         assert isinstance(family, Family) and get_family(family.name) is family
         assert family.description and family.topology in ("resnet-like", "levels")

@@ -145,7 +145,7 @@ def toy_spec(**changes) -> ArchSpec:
 # ----------------------------------------------------------------------------- registry
 def test_registered_and_listed(toy: Family) -> None:
     assert get_family(TOY) is toy and family_names()[-1] == TOY
-    assert family_names()[:5] == ("resnet", "mgic", "dacnn", "mgnet", "mgiad")
+    assert family_names()[:6] == ("resnet", "mgic", "dacnn", "mgnet", "mgiad", "mobilenet")
     assert TOY in json_schema()["properties"]["family"]["enum"]
 
 
@@ -158,7 +158,7 @@ def test_duplicate_registration_is_an_error(toy: Family) -> None:
 
 
 def test_unknown_family_lists_the_known_ones() -> None:
-    with pytest.raises(SpecError, match=rf"family='vgg' is unknown; known families: resnet, mgic, dacnn, mgnet, mgiad, {TOY}"):
+    with pytest.raises(SpecError, match=rf"family='vgg' is unknown; known families: resnet, mgic, dacnn, mgnet, mgiad, mobilenet, {TOY}"):
         get_family("vgg")
     with pytest.raises(SpecError, match=r"family=\['x'\] is unknown"):
         get_family(["x"])
@@ -179,7 +179,7 @@ def test_validation_follows_the_family_rules() -> None:
     assert ArchSpec.from_json(spec.to_json()) == spec
     with pytest.raises(SpecError, match=rf"stages\[0\] has 4 blocks; family '{TOY}' allows at most 3"):
         toy_spec(stages=(Stage(width=8, blocks=(Block(4),) * 4),))
-    with pytest.raises(SpecError, match=rf"stages\[0\]\.group_size=4 is not allowed in family '{TOY}'; MGIC convs exist in: mgic, mgiad$"):
+    with pytest.raises(SpecError, match=rf"stages\[0\]\.group_size=4 is not allowed in family '{TOY}'; MGIC convs exist in: mgic, mgiad, mobilenet$"):
         toy_spec(stages=(Stage(width=8, blocks=(Block(4),), group_size=4),))
     with pytest.raises(SpecError, match=rf"stages\[0\]\.share=2 is not allowed in family '{TOY}' \(use 1\); weight sharing exists in: mgic, dacnn, mgnet, mgiad$"):
         toy_spec(stages=(Stage(width=8, blocks=(Block(4), Block(4)), share=2),))

@@ -44,7 +44,7 @@ def test_presets_match_reported_sizes(name: str, params_m: float, macs_m: float 
 
 
 def test_preset_families_cover_all() -> None:
-    assert {p.spec.family for p in PRESETS.values()} == set(family_names()) == {"resnet", "mgic", "dacnn", "mgnet", "mgiad"}
+    assert {p.spec.family for p in PRESETS.values()} == set(family_names()) == {"resnet", "mgic", "dacnn", "mgnet", "mgiad", "mobilenet"}
     assert preset_names() == list(PRESETS)
     assert get_preset("resnet20") is PRESETS["resnet20"].spec
 

@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def make(family: str = "mgic", **stage_kw) -> ArchSpec:
     fam = get_family(family)
-    s0 = dict(width=16, blocks=(Block(16), Block(24)), stride=1, group_size=8 if fam.allows_group_size else None)
+    grouped = fam.allows_group_size and fam.conv_allows_group_size
+    s0 = dict(width=16, blocks=(Block(16), Block(24)), stride=1, group_size=8 if grouped else None)
     s0.update(stage_kw)
     if fam.knobs.stem_is_first_inner:
         s0["blocks"] = (Block(16), Block(16))
@@ -84,7 +85,7 @@ def test_zero_and_negative_widths(value):
 def test_unknown_family():
     d = base_dict()
     d["family"] = "vgg"
-    with pytest.raises(SpecError, match=r"family='vgg' is unknown; known families: resnet, mgic, dacnn, mgnet, mgiad"):
+    with pytest.raises(SpecError, match=r"family='vgg' is unknown; known families: resnet, mgic, dacnn, mgnet, mgiad, mobilenet"):
         ArchSpec.from_dict(d)
 
 
@@ -94,7 +95,7 @@ def test_unknown_family():
         ((), r"^colour is not a known key; allowed: "),
         (("stem",), r"^stem\.colour is not a known key; allowed: width"),
         (("stages", 1), r"^stages\[1\]\.colour is not a known key; allowed: block, blocks, coarse_width, group_size, share, stride, width"),
-        (("stages", 0, "blocks", 1), r"^stages\[0\]\.blocks\[1\]\.colour is not a known key; allowed: inner"),
+        (("stages", 0, "blocks", 1), r"^stages\[0\]\.blocks\[1\]\.colour is not a known key; allowed: act, inner, kernel, se"),
         (("head",), r"^head\.colour is not a known key; allowed: dropout"),
     ],
 )
@@ -209,6 +210,10 @@ def test_to_dict_equals_generic_dataclass_form(family):
             del stage["block"]
         if stage["coarse_width"] is None:
             del stage["coarse_width"]
+        for block in stage["blocks"]:  # block options at their defaults are left out too
+            for key, default in (("kernel", 3), ("se", False), ("act", "relu")):
+                if block[key] == default:
+                    del block[key]
     assert spec.to_dict() == generic
     d = spec.to_dict()
     d["stem"]["width"] = 999  # a fresh dict each time: the cached JSON does not change

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from mgsearch.families.mgnet.family import MGIAD, MGNET
 from mgsearch.families.mgnet.poly import POLY
+from mgsearch.families.mobilenet.family import MOBILENET
+from mgsearch.families.mobilenet.vcycle import MOBILE_VCYCLE
 from mgsearch.families.registry import register_family
 from mgsearch.families.residual.anchored import ANCHORED
 from mgsearch.families.residual.family import DACNN, MGIC, RESNET
 from mgsearch.families.residual.plain import PLAIN, PLAIN_REG
 from mgsearch.families.residual.vcycle import VCYCLE_FORMS
 
-BUILTIN_FAMILIES = (RESNET, MGIC, DACNN, MGNET, MGIAD)
+BUILTIN_FAMILIES = (RESNET, MGIC, DACNN, MGNET, MGIAD, MOBILENET)
 
 #: block forms a stage may choose (``Stage.block``), per family: (family, form)
 BUILTIN_BLOCK_FORMS = (*((MGIC, form) for form in VCYCLE_FORMS), (DACNN, ANCHORED), (DACNN, PLAIN), (DACNN, PLAIN_REG),
-                       (MGNET, POLY))
+                       (MGNET, POLY), (MOBILENET, MOBILE_VCYCLE))
 
 for _family, _form in BUILTIN_BLOCK_FORMS:
     _family.add_block_form(_form)

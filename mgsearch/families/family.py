@@ -64,11 +64,18 @@ class Family(ABC):
     * ``allows_group_size``: stages may use MGIC convs (``group_size`` not None);
     * ``allows_sharing``: stages may share conv weights (``share`` > 1);
     * ``knobs``: the search-space knobs of the topology (:class:`SpaceKnobs`);
+    * ``allows_block_options``: blocks may set ``kernel`` / ``se`` / ``act``; ``conv_allows_group_size``:
+      a ``"conv"`` stage may have a group size (class attributes, default False / True);
     * :meth:`validate`, :meth:`width_slots`, :meth:`complexity`, :meth:`build`.
     """
 
     topology: str
     knobs: SpaceKnobs
+    #: blocks of this family may set ``kernel`` / ``se`` / ``act`` (inverted-residual families)
+    allows_block_options: bool = False
+    #: a stage of the family's own blocks (``block = "conv"``) may have a group size; False where only
+    #: a block form gives a group size a meaning (``mobilenet``: its ``vcycle`` form)
+    conv_allows_group_size: bool = True
 
     def __init__(
         self, *, name: str, description: str, allows_group_size: bool = False, allows_sharing: bool = False
@@ -133,8 +140,11 @@ class BlockForm(ABC):
       inner knobs);
     * ``forces_share_one``: ``share`` is 1 (no share knob);
     * ``uses_coarse_width``: the stage has a ``coarse_width`` (``vcycle``: the authors' mgFcChannel);
+    * ``widths_multiple_of_group_size``: the stage's widths are multiples of its group size (default);
     * optional ``width_allowed(width, group_size, coarse_width) -> bool``: only the widths it accepts
-      are drawn (absent: every multiple of the group size).
+      are drawn (absent: every multiple of the group size);
+    * optional ``inner_allowed(inner, width, group_size, coarse_width) -> bool``: a drawn inner width it
+      refuses is raised to the next multiple it accepts (mobilenet's ``vcycle``: ``inner >= 2^levels``).
     """
 
     name: str
@@ -144,6 +154,9 @@ class BlockForm(ABC):
     ties_inner_to_width: bool = False
     forces_share_one: bool = False
     uses_coarse_width: bool = False
+    #: the widths of a stage of this form must be multiples of its group size (mobilenet's vcycle: no,
+    #: it has a width rule of its own, ``width_allowed``)
+    widths_multiple_of_group_size: bool = True
 
     @abstractmethod
     def validate_stage(self, path: str, stage, c_in: int) -> None:  # noqa: ANN001

@@ -47,6 +47,20 @@ def _coarse_name(st: StageSpace, i: int, g: int | None) -> str:
     return f"s{i}.coarse_width" + (f"@{_tag(g)}" if len(st.group_sizes) > 1 else "")
 
 
+def _expand(expansion: float, c_in: int, multiple: int) -> int:
+    """``expansion x c_in`` rounded to the nearest multiple of ``multiple`` (at least ``multiple``)."""
+    m = max(1, multiple)
+    return min(max(m, int(round(expansion * c_in / m)) * m), MAX_WIDTH // m * m)
+
+
+def _round_up_to(value: int, multiple: int, accepts: Any) -> int:
+    """The smallest multiple of ``multiple`` that is >= ``value`` and ``accepts``."""
+    w = value
+    while not accepts(w) and w + multiple <= MAX_WIDTH:
+        w += multiple
+    return w
+
+
 def _runs(depth: int, share: int) -> list[range]:
     return [range(i, min(i + share, depth)) for i in range(0, depth, share)]
 
@@ -174,6 +188,7 @@ class SearchSpace:
         mult = self._float(chooser, "width_multiplier", p.width_multiplier)
         dropout = self._float(chooser, "head.dropout", p.dropout)
         structure: list[tuple[int | None, int, int, str, int | None]] = []
+        options: list[tuple[dict[str, Any], float | None]] = []  # per stage: block options, expansion
         for i, st in enumerate(p.stages):
             g = st.group_sizes[0] if len(st.group_sizes) == 1 else chooser.categorical(
                 f"s{i}.group_size", list(st.group_sizes)
@@ -190,6 +205,7 @@ class SearchSpace:
             depth = self._int(chooser, f"s{i}.depth", st.depth.min, st.depth.max, st.depth.step)
             share = 1 if share_one else depth if share_choice == "all" else min(int(share_choice), depth)
             structure.append((g, share, depth, block, cw))
+            options.append(self._options(chooser, i, st))
 
         g0 = structure[0][0]
         stem_multiple = (g0 or 1) if tied else 1
@@ -197,7 +213,8 @@ class SearchSpace:
         stem_w = _scale(self._width(chooser, stem_name, p.stem, stem_multiple if tied else None), mult, stem_multiple)
 
         stages = []
-        for i, (st, (g, share, depth, block, cw)) in enumerate(zip(p.stages, structure)):
+        w_in = stem_w
+        for i, (st, (g, share, depth, block, cw), (opts, expansion)) in enumerate(zip(p.stages, structure, options)):
             sfx = _suffix(st, g, block, cw)
             m = g or 1
             form = st.form(block)
@@ -212,12 +229,15 @@ class SearchSpace:
                 if form.ties_inner_to_width:  # inner = width: no inner knobs
                     stages.append(Stage(width=width, blocks=tuple(Block(inner=width) for _ in range(depth)),
                                         stride=st.stride, group_size=g, share=share, **extra))
+                    w_in = width
                     continue
             else:
                 width = _scale(self._width(chooser, f"s{i}.width{sfx}", st.width, g), mult, m)
             inners: list[int] = [0] * depth
             if tied and i == 0:
                 inners = [stem_w] * depth
+            elif expansion is not None:  # inner = expansion x the block's input width
+                inners = [_expand(expansion, w_in if j == 0 else width, m) for j in range(depth)]
             elif st.per_layer:
                 for run in _runs(depth, share):
                     v = _scale(self._width(chooser, f"s{i}.b{run.start}.inner{sfx}", st.inner, g), mult, m)
@@ -226,12 +246,30 @@ class SearchSpace:
             else:
                 v = _scale(self._width(chooser, f"s{i}.inner{sfx}", st.inner, g), mult, m)
                 inners = [v] * depth
-            stages.append(Stage(width=width, blocks=tuple(Block(inner=v) for v in inners), stride=st.stride,
+            inner_rule = getattr(form, "inner_allowed", None)
+            if inner_rule is not None:  # e.g. mobilenet's vcycle: the coarsest level keeps an expanded channel
+                inners = [_round_up_to(v, m, lambda w: inner_rule(w, width, g, cw)) for v in inners]
+            stages.append(Stage(width=width, blocks=tuple(Block(inner=v, **opts) for v in inners), stride=st.stride,
                                 group_size=g, share=share, **extra))
+            w_in = width
         return ArchSpec(
             family=p.family, stem=Stem(width=stem_w), stages=tuple(stages), in_channels=p.in_channels,
             num_classes=p.num_classes, input_size=p.input_size, head=Head(dropout=dropout),
         )
+
+    @staticmethod
+    def _options(chooser: Chooser, i: int, st: StageSpace) -> tuple[dict[str, Any], float | None]:
+        """The stage's block options (``kernel``, ``se``, ``act``: only those not at their default) and
+        its expansion (None: inner widths are knobs); a knob is asked only when it has several choices."""
+        opts: dict[str, Any] = {}
+        for key, choices, default in (("kernel", st.kernels, 3), ("se", st.ses, False), ("act", st.acts, "relu")):
+            value = choices[0] if len(choices) == 1 else chooser.categorical(f"s{i}.{key}", list(choices))
+            if value != default:
+                opts[key] = value
+        exp = st.expansions
+        expansion = None if exp is None else exp[0] if len(exp) == 1 else float(
+            chooser.categorical(f"s{i}.expansion", list(exp)))
+        return opts, expansion
 
     @staticmethod
     def _int(chooser: Chooser, name: str, low: int, high: int, step: int) -> int:
@@ -295,11 +333,17 @@ class SearchSpace:
                 names.append(f"s{i}.share")
             if not st.depth.fixed:
                 names.append(f"s{i}.depth")
+            for key, choices in (("kernel", st.kernels), ("se", st.ses), ("act", st.acts),
+                                 ("expansion", st.expansions or ())):
+                if len(choices) > 1:
+                    names.append(f"s{i}.{key}")
         tied = get_family(p.family).knobs.stem_is_first_inner  # stage 0's inner is the stem width
 
         def widths(base: str, rng: IntRange | None, st: StageSpace, dense_only: bool) -> None:
             assert rng is not None
             for g in st.group_sizes:
+                if base != "stem.width" and "conv" not in st.block_choices(g):
+                    continue  # only block forms take this group size (mobilenet): they have their own knob
                 dom = rng.domain(None if dense_only else g)
                 name = base + (f"@{_tag(g)}" if len(st.group_sizes) > 1 else "")
                 if dom is not None and dom[0] != dom[1] and name not in names:
@@ -317,7 +361,7 @@ class SearchSpace:
             inner_uses: list[tuple[int | None, str, tuple[int | str, ...]]] = []
             if "conv" in st.blocks:
                 inner_uses += [(g, f"@{_tag(g)}" if len(st.group_sizes) > 1 else "", st.shares)
-                               for g in st.group_sizes]
+                               for g in st.group_sizes if "conv" in st.block_choices(g)]
             for g in st.group_sizes:
                 for b in st.block_choices(g):
                     form = st.form(b)
@@ -330,8 +374,8 @@ class SearchSpace:
                             names.append(name)
                         if not form.ties_inner_to_width:
                             inner_uses.append((g, sfx, (1,) if form.forces_share_one else st.shares))
-            if tied and i == 0:
-                continue  # stage 0's inner is the stem width: no knob of its own
+            if (tied and i == 0) or st.expansions is not None:
+                continue  # stage 0's inner is the stem width / inner = expansion x input: no inner knobs
 
             def inner(name: str, g: int | None) -> None:
                 assert st.inner is not None

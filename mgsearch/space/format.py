@@ -18,6 +18,10 @@ A space file is TOML (see ``docs/concepts.md``, "Search-space files")::
     block = ["conv", "vcycle"]          # optional: the family's block forms (default "conv")
     coarse_width = ["group_size", 32]   # optional, vcycle stages: the coarsest level (default: group size)
 
+Families with block options (``mobilenet``) also take, per stage, ``kernel = [3, 5]``, ``se = [false,
+true]``, ``act = ["relu", "hswish"]`` (one choice for all blocks of the stage) and ``expansion = [3, 6]``
+instead of ``inner`` (a block's inner width = expansion x its input width, rounded to the stage's multiple).
+
 Every mistake raises :class:`~mgsearch.errors.ConfigError` with one line naming the file, the key
 path (``stages[1].inner.max``), the value and what is allowed.
 """
@@ -41,7 +45,11 @@ _TOP_KEYS = (
     "family", "description", "in_channels", "num_classes", "input_size", "width_multiplier", "dropout",
     "stem", "stages",
 )
-_STAGE_KEYS = ("stride", "depth", "width", "inner", "group_size", "share", "block", "coarse_width")
+_STAGE_KEYS = ("stride", "depth", "width", "inner", "group_size", "share", "block", "coarse_width", "kernel", "se",
+               "act", "expansion")
+#: the stage keys of block options (families with ``allows_block_options``) and their defaults
+_OPTION_DEFAULTS = {"kernel": (3,), "se": (False,), "act": ("relu",)}
+MAX_EXPANSION = 16.0
 #: the ``coarse_width`` choice meaning "equal to the stage's group size" (the default)
 COARSE_IS_GROUP = "group_size"
 _RANGE_KEYS = ("min", "max", "step")
@@ -128,6 +136,10 @@ class StageSpace:
     blocks: tuple[str, ...] = ("conv",)  # "conv" and/or block forms of the family (Stage.block)
     coarse_widths: tuple[int | str, ...] = (COARSE_IS_GROUP,)  # ints >= 2 and/or "group_size"
     family: str = field(default="", compare=False, repr=False)  # whose block forms ``blocks`` names
+    kernels: tuple[int, ...] = (3,)  # block options (families with allows_block_options): one per stage
+    ses: tuple[bool, ...] = (False,)
+    acts: tuple[str, ...] = ("relu",)
+    expansions: tuple[float, ...] | None = None  # instead of ``inner``: inner = expansion x input width
 
     def form(self, block: str) -> Any:
         """The :class:`~mgsearch.families.family.BlockForm` named ``block`` (None for ``"conv"``)."""
@@ -148,7 +160,7 @@ class StageSpace:
     def block_choices(self, group_size: int | None) -> tuple[str, ...]:
         """The block forms a stage with this group size may take: each form says whether it needs a
         group size (``needs_group_size``) or allows one (``allows_group_size``)."""
-        return tuple(b for b in self.blocks if b == "conv" or _form_takes(self.form(b), group_size))
+        return tuple(b for b in self.blocks if _takes(self.family, b, group_size))
 
     def uses_share(self) -> bool:
         """Some block choice of the stage has a ``share`` knob (conv, or a form not forcing share 1)."""
@@ -168,6 +180,11 @@ class StageSpace:
         }
         if self.inner is not None:
             out["inner"] = {**self.inner.to_data(), "per_layer": self.per_layer}
+        for key, values in (("kernel", self.kernels), ("se", self.ses), ("act", self.acts)):
+            if values != _OPTION_DEFAULTS[key]:  # left out when default: existing spaces keep their data
+                out[key] = list(values)
+        if self.expansions is not None:
+            out["expansion"] = list(self.expansions)
         if self.blocks != ("conv",):  # left out when default: existing spaces keep their data
             out["block"] = list(self.blocks)
             if any(b != "conv" and self.form(b).uses_coarse_width for b in self.blocks):
@@ -407,6 +424,10 @@ def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageS
             )
     elif "inner" not in sd and all(b != "conv" and fam.block_forms[b].ties_inner_to_width for b in blocks):
         pass  # block forms without an inner width of their own (vcycle, anchored: inner = width)
+    elif "expansion" in sd and fam.allows_block_options:
+        if "inner" in sd:
+            r.fail(f"{p}.inner", sd["inner"], "is not allowed together with expansion (the inner width is "
+                                              "expansion x the block's input width); give one of them")
     else:
         if "inner" not in sd:
             r.missing(f"{p}.inner", "an integer or a table {min, max, step, per_layer}")
@@ -460,23 +481,28 @@ def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageS
     if len(set(shares)) != len(shares):
         r.fail(f"{p}.share", raw_sh, "repeats a choice; list each choice once")
     forms = {b: fam.block_forms[b] for b in blocks if b != "conv"}
-    if "conv" not in blocks:  # every group size must leave some block form
-        for g in group_sizes:
-            if not any(_form_takes(f, g) for f in forms.values()):
-                need = ("need a group size" if g is None else "allow no group size")
+    for g in group_sizes:  # every group size must leave some block form
+        if not any(_takes(family, b, g) for b in blocks):
+            if "conv" in blocks:
+                users = ", ".join(f'"{n}"' for n, f in fam.block_forms.items() if f.allows_group_size) or "none"
                 r.fail(f"{p}.group_size", raw_gs,
-                       f"cannot be {show(_tag_raw(g, dense_word))} with block={show(sd.get('block'))}: those block "
-                       f"forms {need} (add \"conv\" to block, or drop {show(_tag_raw(g, dense_word))})")
+                       f"cannot be {show(_tag_raw(g, dense_word))} with block={show(sd.get('block', 'conv'))}: in "
+                       f"family {family!r} only a block form gives a group size a meaning ({users}; or drop {show(g)})")
+            need = ("need a group size" if g is None else "allow no group size")
+            r.fail(f"{p}.group_size", raw_gs,
+                   f"cannot be {show(_tag_raw(g, dense_word))} with block={show(sd.get('block'))}: those block "
+                   f"forms {need} (add \"conv\" to block, or drop {show(_tag_raw(g, dense_word))})")
     for b, f in forms.items():  # every block form must be usable with some group size
         if not any(_form_takes(f, g) for g in group_sizes):
             if f.needs_group_size:
                 r.fail(f"{p}.block", sd.get("block"), f'needs a group size: block form {b!r} exists only with MGIC '
                        f'group sizes (group_size = "{DENSE}" allows only "conv")')
             r.fail(f"{p}.block", sd.get("block"), f'needs group_size = "{DENSE}": block form {b!r} allows no group size')
+    options = _parse_options(r, p, sd, family)
     stage = StageSpace(
         stride=stride, depth=depth, width=width, inner=inner, per_layer=per_layer,
         group_sizes=tuple(group_sizes), shares=tuple(shares), blocks=blocks, coarse_widths=coarse_widths,
-        family=family,
+        family=family, **options,
     )
     # every (group size, block form, coarse width) must leave at least one width of the range valid
     for b, form in forms.items():
@@ -492,6 +518,47 @@ def _parse_stage(r: _Reader, p: str, sd: Any, family: str, index: int) -> StageS
                         f"allowed: a range holding such a width",
                     )
     return stage
+
+
+def _parse_options(r: _Reader, p: str, sd: Mapping[str, Any], family: str) -> dict[str, Any]:
+    """``kernel``, ``se``, ``act`` and ``expansion`` of a stage table (families with block options)."""
+    from mgsearch.spec import ACTIVATIONS, KERNELS
+
+    fam = get_family(family)
+    out: dict[str, Any] = {}
+    rules = {
+        "kernel": (lambda v: not isinstance(v, bool) and v in KERNELS, f"must be one of {', '.join(map(str, KERNELS))}"),
+        "se": (lambda v: isinstance(v, bool), "must be true or false"),
+        "act": (lambda v: isinstance(v, str) and v in ACTIVATIONS, f"must be one of {', '.join(ACTIVATIONS)}"),
+        "expansion": (lambda v: not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+                      and 0 < v <= MAX_EXPANSION, f"must be a number in (0, {MAX_EXPANSION:g}]"),
+    }
+    for key, attr in (("kernel", "kernels"), ("se", "ses"), ("act", "acts"), ("expansion", "expansions")):
+        if key not in sd:
+            continue
+        raw = sd[key]
+        if not fam.allows_block_options:
+            having = ", ".join(family_names(lambda f: f.allows_block_options)) or "none"
+            r.fail(f"{p}.{key}", raw, f"is not allowed in family {family!r}; block options exist in: {having}")
+        values = _choices(raw)
+        if not values:
+            r.fail(f"{p}.{key}", raw, "must hold at least one choice")
+        ok, rule = rules[key]
+        for k, v in enumerate(values):
+            if not ok(v):
+                r.fail(f"{p}.{key}" if not isinstance(raw, list) else f"{p}.{key}[{k}]", v, rule)
+        if len(set(values)) != len(values):
+            r.fail(f"{p}.{key}", raw, "repeats a choice; list each choice once")
+        out[attr] = tuple(float(v) if key == "expansion" else v for v in values)
+    return out
+
+
+def _takes(family: str, block: str, group_size: int | None) -> bool:
+    """A stage of ``block`` (``"conv"`` or a block form of ``family``) may have this group size."""
+    fam = get_family(family)
+    if block == "conv":
+        return group_size is None or fam.conv_allows_group_size
+    return _form_takes(fam.block_forms[block], group_size)
 
 
 def _form_takes(form: Any, group_size: int | None) -> bool:
