@@ -12,6 +12,15 @@ from mgsearch.layers.conv import Conv2d, conv3x3, init_weights
 from mgsearch.spec import ArchSpec
 
 
+def residual(f: torch.Tensor, u: torch.Tensor | None, au: torch.Tensor | None, A: nn.Module | None) -> torch.Tensor:
+    """``f - A u`` computing nothing for nothing: ``u`` None is zero, ``au`` a known ``A u``."""
+    if u is None:
+        return f
+    if au is not None:
+        return f - au
+    return f - A(u, 1)  # type: ignore[misc]
+
+
 class _Scalar(nn.Module):
     """A trainable scalar ``alpha`` (``x * alpha``): Poly-MgNet's degree-1 polynomial ``B``."""
 
@@ -53,13 +62,7 @@ class PolyLevel(nn.Module):
     def smooth(self, f: torch.Tensor, u: torch.Tensor | None, au: torch.Tensor | None) -> torch.Tensor:
         """``u <- relu(bn_u(u + alpha * bn_r(f - A u)))`` per step; ``u`` None means zero."""
         for j, (bn_r, alpha, bn_u) in enumerate(zip(self.bn_r, self.alpha, self.bn_u)):
-            if u is None:
-                r = f
-            elif j == 0 and au is not None:
-                r = f - au
-            else:
-                r = f - self.A(u, 1)
-            v = alpha(bn_r(r))
+            v = alpha(bn_r(residual(f, u, au if j == 0 else None, self.A)))
             u = F.relu(bn_u(v if u is None else u + v))
         assert u is not None
         return u
@@ -101,13 +104,7 @@ class Level(nn.Module):
     def smooth(self, f: torch.Tensor, u: torch.Tensor | None, au: torch.Tensor | None) -> torch.Tensor:
         """The smoothing steps; ``u`` None means zero, ``au`` is a known ``A u`` for step 0."""
         for j, (b, bn_r, bn_b) in enumerate(zip(self.B, self.bn_r, self.bn_B)):
-            if u is None:
-                r = f
-            elif j == 0 and au is not None:
-                r = f - au
-            else:
-                r = f - self.A(u, 1)
-            v = F.relu(bn_b(b(F.relu(bn_r(r)), 1)))
+            v = F.relu(bn_b(b(F.relu(bn_r(residual(f, u, au if j == 0 else None, self.A))), 1)))
             u = v if u is None else u + v
         assert u is not None
         return u

@@ -30,8 +30,8 @@ from __future__ import annotations
 from math import gcd
 from typing import Any
 
-from mgsearch.errors import SpecError
 from mgsearch.families.family import BlockForm
+from mgsearch.families.form_rules import check_tied_stage, tied_width_slot
 from mgsearch.layers.accounting import LayerCost, bn_row, conv_row
 from mgsearch.spec import Stage, WidthSlot
 
@@ -71,21 +71,11 @@ class PolyForm(BlockForm):
     forces_share_one = True
 
     def validate_stage(self, path: str, stage: Stage, c_in: int) -> None:
-        if stage.group_size is not None:
-            raise SpecError(f"{path}.group_size={stage.group_size} is not allowed with block=\"poly\" (use null)")
-        if stage.coarse_width is not None:
-            raise SpecError(f"{path}.coarse_width={stage.coarse_width} is not allowed with block=\"poly\"")
-        if stage.share != 1:
-            raise SpecError(f"{path}.share={stage.share} is not allowed with block=\"poly\" (use 1: each step "
-                            f"has its own scalar)")
-        for j, block in enumerate(stage.blocks):
-            if block.inner != stage.width:
-                raise SpecError(f"{path}.blocks[{j}].inner={block.inner} differs from {path}.width={stage.width}: "
-                                f"a poly level's f and u have one width (B is a polynomial in A)")
+        check_tied_stage(path, stage, self.name, share_why="each step has its own scalar",
+                         inner_why="a poly level's f and u have one width (B is a polynomial in A)")
 
     def stage_slots(self, i: int, stage: Stage) -> list[WidthSlot]:
-        paths = (f"stages[{i}].width",) + tuple(f"stages[{i}].blocks[{j}].inner" for j in range(stage.depth))
-        return [WidthSlot(f"stages[{i}].width", "stage", paths, stage.width, 1)]
+        return [tied_width_slot(i, stage)]
 
     def stage_complexity(self, i: int, stage: Stage, c_in: int, size: int) -> list[LayerCost]:
         raise NotImplementedError("poly levels are costed by the mgnet family (mgnet/complexity.py)")

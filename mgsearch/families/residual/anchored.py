@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mgsearch.errors import SpecError
 from mgsearch.families.family import BlockForm
+from mgsearch.families.form_rules import check_tied_stage, tied_width_slot
 from mgsearch.layers.accounting import LayerCost, bn_row, conv_row, out_size
 from mgsearch.spec import Stage, WidthSlot
 
@@ -81,22 +81,12 @@ class AnchoredForm(BlockForm):
     forces_share_one = True
 
     def validate_stage(self, path: str, stage: Stage, c_in: int) -> None:
-        if stage.group_size is not None:
-            raise SpecError(f"{path}.group_size={stage.group_size} is not allowed with block=\"anchored\" (use null)")
-        if stage.coarse_width is not None:
-            raise SpecError(f"{path}.coarse_width={stage.coarse_width} is not allowed with block=\"anchored\" "
-                            f"(only block=\"vcycle\" uses it)")
-        if stage.share != 1:
-            raise SpecError(f"{path}.share={stage.share} is not allowed with block=\"anchored\" (use 1: the "
-                            f"whole stage shares one kernel)")
-        for j, block in enumerate(stage.blocks):
-            if block.inner != stage.width:
-                raise SpecError(f"{path}.blocks[{j}].inner={block.inner} differs from {path}.width={stage.width}: "
-                                f"an anchored block applies the stage's width x width kernel twice")
+        check_tied_stage(path, stage, self.name, coarse_why=' (only block="vcycle" uses it)',
+                         share_why="the whole stage shares one kernel",
+                         inner_why="an anchored block applies the stage's width x width kernel twice")
 
     def stage_slots(self, i: int, stage: Stage) -> list[WidthSlot]:
-        paths = (f"stages[{i}].width",) + tuple(f"stages[{i}].blocks[{j}].inner" for j in range(stage.depth))
-        return [WidthSlot(f"stages[{i}].width", "stage", paths, stage.width, 1)]
+        return [tied_width_slot(i, stage)]
 
     def stage_complexity(self, i: int, stage: Stage, c_in: int, size: int) -> list[LayerCost]:
         return anchored_stage_complexity(i, c_in, stage.width, stage.stride, stage.depth, size)

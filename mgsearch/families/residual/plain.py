@@ -31,6 +31,7 @@ from typing import Any
 
 from mgsearch.errors import SpecError
 from mgsearch.families.family import BlockForm
+from mgsearch.families.form_rules import check_tied_stage, tied_width_slot
 from mgsearch.layers.accounting import LayerCost, bn_row, conv_row, out_size
 from mgsearch.spec import ArchSpec, Stage, WidthSlot
 
@@ -50,25 +51,14 @@ class PlainForm(BlockForm):
         self.name, self.description, self.regulated = name, description, regulated
 
     def validate_stage(self, path: str, stage: Stage, c_in: int) -> None:
-        b = f'block="{self.name}"'
-        if stage.group_size is not None:
-            raise SpecError(f"{path}.group_size={stage.group_size} is not allowed with {b} (use null)")
-        if stage.coarse_width is not None:
-            raise SpecError(f"{path}.coarse_width={stage.coarse_width} is not allowed with {b}")
-        if stage.share != 1:
-            raise SpecError(f"{path}.share={stage.share} is not allowed with {b} (use 1: the network shares "
-                            f"one kernel anyway)")
+        check_tied_stage(path, stage, self.name, share_why="the network shares one kernel anyway",
+                         inner_why="a plain block applies the width x width kernel twice")
         if stage.width != c_in:
-            raise SpecError(f"{path}.width={stage.width} differs from its input width {c_in}: {b} keeps the "
-                            f"width (one width x width kernel for the whole run of plain stages)")
-        for j, block in enumerate(stage.blocks):
-            if block.inner != stage.width:
-                raise SpecError(f"{path}.blocks[{j}].inner={block.inner} differs from {path}.width={stage.width}: "
-                                f"a plain block applies the width x width kernel twice")
+            raise SpecError(f"{path}.width={stage.width} differs from its input width {c_in}: block=\"{self.name}\" "
+                            f"keeps the width (one width x width kernel for the whole run of plain stages)")
 
     def stage_slots(self, i: int, stage: Stage) -> list[WidthSlot]:
-        paths = (f"stages[{i}].width",) + tuple(f"stages[{i}].blocks[{j}].inner" for j in range(stage.depth))
-        return [WidthSlot(f"stages[{i}].width", "stage", paths, stage.width, 1)]
+        return [tied_width_slot(i, stage)]
 
     def stage_complexity(self, i: int, stage: Stage, c_in: int, size: int) -> list[LayerCost]:
         raise NotImplementedError("plain stages are costed by the dacnn family (PlainRuns: runs share a kernel)")

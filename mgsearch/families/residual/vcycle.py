@@ -47,6 +47,7 @@ from typing import Any
 
 from mgsearch.errors import SpecError
 from mgsearch.families.family import BlockForm
+from mgsearch.families.form_rules import check_share_one_and_tied_inner, tied_width_slot
 from mgsearch.layers.accounting import LayerCost, bn_row, conv_row, out_size
 from mgsearch.spec import Stage, WidthSlot
 
@@ -148,12 +149,8 @@ class VCycleForm(BlockForm):
         if stage.coarse_width is None:
             raise SpecError(f"{path}.coarse_width is missing: {b} needs it (the authors' "
                             f"mgFcChannel, e.g. 32)")
-        if stage.share != 1:
-            raise SpecError(f"{path}.share={stage.share} is not allowed with {b} (use 1)")
-        for j, block in enumerate(stage.blocks):
-            if block.inner != stage.width:
-                raise SpecError(f"{path}.blocks[{j}].inner={block.inner} differs from {path}.width={stage.width}: "
-                                f"a vcycle block has no inner width of its own")
+        check_share_one_and_tied_inner(path, stage, self.name, share_why="",
+                                       inner_why="a vcycle block has no inner width of its own")
         for c in vcycle_levels(stage.width, stage.coarse_width)[:-1]:
             if c % 2 or (c >= s and c % s):
                 raise SpecError(
@@ -162,11 +159,10 @@ class VCycleForm(BlockForm):
                 )
 
     def stage_slots(self, i: int, stage: Stage) -> list[WidthSlot]:
-        paths = (f"stages[{i}].width",) + tuple(f"stages[{i}].blocks[{j}].inner" for j in range(stage.depth))
         rule = None
         if stage.group_size is not None and stage.coarse_width is not None:
             rule = partial(vcycle_width_ok, group_size=stage.group_size, coarse_width=stage.coarse_width)
-        return [WidthSlot(f"stages[{i}].width", "stage", paths, stage.width, stage.group_size or 1, rule)]
+        return [tied_width_slot(i, stage, stage.group_size or 1, rule)]
 
     def width_allowed(self, width: int, group_size: int, coarse_width: int) -> bool:
         """Search spaces: ``width`` is a valid stage width with this group size and coarse width."""
