@@ -189,3 +189,26 @@ def test_lwdna_study_end_to_end(tmp_path, folder):
             assert cost(parent).params > a["params"]
     assert any(t.user_attrs["status"] == "trained" for t in trials)
     json.dumps([t.user_attrs for t in trials])  # everything stored is JSON
+
+
+def test_lwdna_study_with_slimmable_importance(tmp_path, folder, monkeypatch):
+    """importance = "slimmable": each trial trains its parent as a slimmable network for the study's epochs,
+    shrinks it greedily by measured accuracy, and the child meets the budget and is trained."""
+    from mgsearch.search import run_search
+
+    monkeypatch.setenv("MGSEARCH_THREADS", "1")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # two threads per process spin against each other on a shared machine
+    try:
+        config = load_study_config(write_study(tmp_path, folder, lwdna='importance = "slimmable"\nkeep_ratio = 0.3',
+                                               n=1))
+        result = run_search(config, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert result.n_trials == 1
+    trials = optuna.load_study(study_name=config.name, storage=config.storage).get_trials()
+    for t in trials:
+        a = t.user_attrs
+        assert a["importance"] == "slimmable" and a["status"] == "trained", a
+        assert a["params"] <= 6000 and a["slimmable_steps"] >= 1 and a["slimmable_scored"] > a["slimmable_steps"]
+        assert a["importance_seconds"] >= a["slimmable_train_seconds"] > 0

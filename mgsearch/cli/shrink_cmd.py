@@ -17,12 +17,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Widen BASE by --widen, rank every channel (grad-init: gradients of per-channel gates at "
             "initialisation; bn-l1: BatchNorm scales after L1 sparsity training), shrink back to the budget "
-            "with per-layer widths, and (with --epochs > 0) train the result from scratch."
+            "with per-layer widths, and (with --epochs > 0) train the result from scratch. slimmable: train the "
+            "widened network as a slimmable network (no more epochs than --epochs), then narrow it greedily, "
+            "one channel group at a time, by the least validation accuracy lost per unit of the binding cost."
         ),
     )
     p.add_argument("base", metavar="BASE", help="a preset name (mgsearch presets), a spec JSON file or inline JSON")
     p.add_argument("--widen", default="2", metavar="W", help="widening factor (default 2)")
-    p.add_argument("--importance", default="grad-init", choices=("grad-init", "bn-l1"), help="channel ranking")
+    p.add_argument("--importance", default="grad-init", choices=("grad-init", "bn-l1", "slimmable"),
+                   help="channel ranking (slimmable: accuracy-guided, on the widened network trained as a slimmable one)")
     p.add_argument("--max-params", metavar="N", help="parameter budget (50000, 50k, 1.5M)")
     p.add_argument("--max-macs", metavar="N", help="MAC budget per image (e.g. 20M)")
     p.add_argument("--ratio", metavar="R", help="budget as R x the base's params and MACs (default 1 without limits)")
@@ -35,6 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--importance-batches", default="4", metavar="N", help="grad-init mini-batches (default 4)")
     p.add_argument("--bn-l1-epochs", default="1", metavar="N", help="bn-l1 sparsity-training epochs (default 1)")
     p.add_argument("--bn-l1-strength", default="1e-4", metavar="X", help="bn-l1 penalty weight (default 1e-4)")
+    p.add_argument("--slimmable-epochs", metavar="N",
+                   help="slimmable: training epochs of the widened network (default --epochs, or 1 with --epochs 0; "
+                        "at most --epochs)")
+    p.add_argument("--group-fraction", default="0.1", metavar="F",
+                   help="slimmable: share of a layer's widened width removed per greedy step (default 0.1)")
+    p.add_argument("--calibration-images", default="512", metavar="N",
+                   help="slimmable: training images that recalibrate BatchNorm per scored network (default 512)")
+    p.add_argument("--val-images", default="2000", metavar="N",
+                   help="slimmable: validation images each network is scored on (default 2000)")
     p.add_argument("--dataset", required=True, metavar="D", help="fashion-mnist, cifar10, imagefolder:PATH, ...")
     p.add_argument("--data-root", metavar="DIR", help="dataset folder or archive")
     p.add_argument("--epochs", default="0", metavar="E", help="from-scratch training epochs (0: shrink only)")
@@ -122,6 +134,8 @@ def _summary(result: Any) -> dict[str, Any]:
         "seed": result.seed,
         "distill": result.distill,
     }
+    if result.slimmable is not None:
+        out["slimmable"] = result.slimmable
     if result.trained is not None:
         out["val_acc"] = result.trained["val_acc"]
         out["test_acc"] = result.trained["test_acc"]
@@ -202,9 +216,16 @@ def run(args: argparse.Namespace) -> int:
     batches = positive_int("--importance-batches", args.importance_batches)
     bn_epochs = positive_int("--bn-l1-epochs", args.bn_l1_epochs)
     batch_size = positive_int("--batch-size", args.batch_size)
+    slim_epochs = None if args.slimmable_epochs is None else positive_int("--slimmable-epochs", args.slimmable_epochs)
+    group_fraction = _number("--group-fraction", args.group_fraction, low=0, high=1)
+    calibration = positive_int("--calibration-images", args.calibration_images, minimum=2)
+    val_images = positive_int("--val-images", args.val_images)
+    if args.importance == "slimmable" and slim_epochs is not None and epochs and slim_epochs > epochs:
+        raise ConfigError(f"--slimmable-epochs={slim_epochs} is more than --epochs={epochs}: LW-DNA's rule is that "
+                          "finding the widths costs no more training than the network's own")
     for flag, value, most in (("--epochs", epochs, MAX_EPOCHS), ("--importance-batches", batches, 100_000),
                               ("--bn-l1-epochs", bn_epochs, MAX_EPOCHS), ("--batch-size", batch_size, MAX_BATCH_SIZE),
-                              ("--min-width", min_width, MAX_WIDTH)):
+                              ("--min-width", min_width, MAX_WIDTH), ("--slimmable-epochs", slim_epochs, MAX_EPOCHS)):
         if value is not None and value > most:
             raise ConfigError(f"{flag}={value} must be <= {most}")
     _check_widened_memory(args.base, widen)
@@ -240,6 +261,10 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             distill=args.distill,
             baseline=args.baseline,
+            slimmable_epochs=slim_epochs,
+            group_fraction=group_fraction,
+            calibration_images=calibration,
+            val_images=val_images,
             progress=None,  # the library's default: a bar on a terminal, silent otherwise
         )
     except BudgetError as exc:
@@ -263,6 +288,10 @@ def run(args: argparse.Namespace) -> int:
     rows.append(["budget", result.budget["max_params"], result.budget["max_macs"]])
     print(format_table(["network", "params", "MACs"], rows))
     print()
+    if result.slimmable is not None:
+        sl = result.slimmable
+        print(f"slimmable training: {sl['epochs']} epoch(s), {sl['train_seconds']:.1f} s; greedy shrink: "
+              f"{len(sl['steps'])} steps, {sl['configurations_scored']} networks scored, {sl['greedy_seconds']:.1f} s")
     print(
         f"channel scoring: {result.importance_seconds:.2f} s; shrunk: {human_count(result.costs['shrunk']['params'])} "
         f"params, {human_count(result.costs['shrunk']['macs'])} MACs"

@@ -69,6 +69,7 @@ class ShrinkResult:
     epoch_seconds: float | None = None
     fidelity: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
+    slimmable: dict[str, Any] | None = None
 
     def slot_table(self) -> list[tuple[str, int, int, int]]:
         """Per width slot: ``(name, base, widened, shrunk)``."""
@@ -132,6 +133,11 @@ def shrink(
     normalise: str = "mean",
     importance_batches: int = 4,
     importance_batch_size: int = 64,
+    slimmable_epochs: int | None = None,
+    group_fraction: float = 0.1,
+    calibration_images: int = 512,
+    val_images: int | None = 2000,
+    log: Any = "stderr",
     bn_l1_epochs: int = 1,
     bn_l1_strength: float = 1e-4,
     epochs: int = 0,
@@ -159,21 +165,100 @@ def shrink(
     ``baseline=True`` trains ``base_spec`` with exactly the same protocol. ``distill=True`` first trains
     the widened network with the same protocol as a teacher and adds knowledge distillation
     (weight 0.4, T=4) to the shrunk network's training, and to the baseline's when there is one.
+
+    ``importance="slimmable"`` (accuracy-guided LW-DNA, :mod:`mgsearch.shrink.slimmable`) trains the
+    widened network as a slimmable network for ``slimmable_epochs`` (default: ``epochs``, or 1 when
+    ``epochs`` is 0; never more than ``epochs`` when training: the paper's no-extra-cost rule), then
+    narrows it greedily, ``group_fraction`` of a slot's width per step, by the accuracy measured on
+    the first ``val_images`` validation images after BatchNorm recalibration on ``calibration_images``
+    training images. ``log`` gets its progress lines (``"stderr"``: printed there; None: silent).
     """
     from mgsearch.cost import cost
-    from mgsearch.shrink.fit import fit_widths
-    from mgsearch.shrink.importance import channel_importance
+    from mgsearch.shrink.methods import SHRINK_METHODS, SLIMMABLE
     from mgsearch.shrink.widen import widen as widen_spec
     from mgsearch.train import check_training_memory
 
+    if importance not in SHRINK_METHODS:
+        raise ConfigError(f"importance={importance!r} is unknown; allowed: {', '.join(SHRINK_METHODS)}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ConfigError(f"epochs={epochs!r} must be an integer >= 0")
     if (distill or baseline) and epochs == 0:
         raise ConfigError("distill/baseline need training: give epochs >= 1")
+    if importance == SLIMMABLE:
+        if slimmable_epochs is None:
+            slimmable_epochs = max(epochs, 1)
+        if isinstance(slimmable_epochs, bool) or not isinstance(slimmable_epochs, int) or slimmable_epochs < 1:
+            raise ConfigError(f"slimmable_epochs={slimmable_epochs!r} must be an integer >= 1")
+        if epochs and slimmable_epochs > epochs:
+            raise ConfigError(f"slimmable_epochs={slimmable_epochs} is more than the network's own training "
+                              f"(epochs={epochs}); LW-DNA's rule: finding the widths costs no more training than that")
     widened = widen_spec(base_spec, widen)
     # the widened network is built and trained (scored) next: refuse one that cannot fit in memory
     check_training_memory(widened, batch_size=importance_batch_size if importance == "grad-init" else batch_size,
                           what=f"the network widened x{float(widen):g}")
+    slim = None
+    if importance == SLIMMABLE:
+        from mgsearch.oneshot.training import stderr_progress
+        from mgsearch.shrink.slimmable import slimmable_shrink
+
+        slim = slimmable_shrink(
+            widened, dataset, max_params=max_params, max_macs=max_macs, ratio=ratio, reference=base_spec,
+            keep_ratio=keep_ratio, min_width=min_width, epochs=slimmable_epochs, train_fraction=train_fraction,
+            batch_size=batch_size, recipe=recipe, seed=seed, device=device, group_fraction=group_fraction,
+            calibration_images=calibration_images, val_images=val_images,
+            progress=stderr_progress if log == "stderr" else log)
+        fit, importance_seconds = slim.fit, slim.seconds
+    else:
+        fit, importance_seconds = _score_and_fit(
+            widened, base_spec, dataset, importance=importance, importance_batches=importance_batches,
+            importance_batch_size=importance_batch_size, batch_size=batch_size, seed=seed, device=device,
+            bn_l1_epochs=bn_l1_epochs, bn_l1_strength=bn_l1_strength, train_fraction=train_fraction,
+            recipe=recipe, progress=progress, max_params=max_params, max_macs=max_macs, ratio=ratio,
+            keep_ratio=keep_ratio, min_width=min_width, normalise=normalise)
+    costs = {}
+    for name, spec in (("base", base_spec), ("widened", widened), ("shrunk", fit.spec)):
+        c = cost(spec)
+        costs[name] = {"params": int(c.params), "macs": int(c.macs)}
+    result = ShrinkResult(
+        base=base_spec,
+        widened=widened,
+        shrunk=fit.spec,
+        costs=costs,
+        budget={"max_params": fit.max_params, "max_macs": fit.max_macs},
+        widen=float(widen),
+        importance=importance,
+        keep_ratio=fit.keep_ratio,
+        min_width=int(min_width),
+        threshold=float(fit.threshold),
+        normalise=normalise,
+        importance_seconds=importance_seconds,
+        distill=bool(distill),
+        seed=seed,
+    )
+    if slim is not None:
+        result.slimmable = {
+            "epochs": slimmable_epochs, "train_seconds": slim.train_seconds, "greedy_seconds": slim.greedy_seconds,
+            "configurations_scored": slim.scored, "group_fraction": group_fraction,
+            "calibration_images": calibration_images, "val_images": val_images,
+            "steps": [dict(slot=s.slot, before=s.before, after=s.after, val_acc=s.accuracy, loss=s.loss,
+                           saved=s.saved, metric=s.metric) for s in slim.steps],
+        }
+    if epochs == 0:
+        return result
+    return _train_result(result, base_spec, widened, fit.spec, dataset, epochs=epochs, train_fraction=train_fraction,
+                         batch_size=batch_size, recipe=recipe, seed=seed, device=device, distill=distill,
+                         baseline=baseline, progress=progress)
+
+
+def _score_and_fit(widened: ArchSpec, base_spec: ArchSpec, dataset: Any, *, importance: str, importance_batches: int,
+                   importance_batch_size: int, batch_size: int, seed: int, device: str, bn_l1_epochs: int,
+                   bn_l1_strength: float, train_fraction: float, recipe: Any, progress: Any,
+                   max_params: float | None, max_macs: float | None, ratio: float | None, keep_ratio: Any,
+                   min_width: int, normalise: str) -> tuple[Any, float]:
+    """Per-channel scores (grad-init / bn-l1) and the threshold fit: ``(FitResult, scoring seconds)``."""
+    from mgsearch.shrink.fit import fit_widths
+    from mgsearch.shrink.importance import channel_importance
+
     t0 = time.perf_counter()
     scores = channel_importance(
         widened,
@@ -201,29 +286,13 @@ def shrink(
         min_width=min_width,
         normalise=normalise,
     )
-    costs = {}
-    for name, spec in (("base", base_spec), ("widened", widened), ("shrunk", fit.spec)):
-        c = cost(spec)
-        costs[name] = {"params": int(c.params), "macs": int(c.macs)}
-    result = ShrinkResult(
-        base=base_spec,
-        widened=widened,
-        shrunk=fit.spec,
-        costs=costs,
-        budget={"max_params": fit.max_params, "max_macs": fit.max_macs},
-        widen=float(widen),
-        importance=importance,
-        keep_ratio=fit.keep_ratio,
-        min_width=int(min_width),
-        threshold=float(fit.threshold),
-        normalise=normalise,
-        importance_seconds=importance_seconds,
-        distill=bool(distill),
-        seed=seed,
-    )
-    if epochs == 0:
-        return result
+    return fit, importance_seconds
 
+
+def _train_result(result: ShrinkResult, base_spec: ArchSpec, widened: ArchSpec, shrunk: ArchSpec, dataset: Any, *,
+                  epochs: int, train_fraction: float, batch_size: int, recipe: Any, seed: int, device: str,
+                  distill: bool, baseline: bool, progress: Any) -> ShrinkResult:
+    """Train the shrunk network from scratch (and the teacher / the baseline) into ``result``."""
     from mgsearch.train import Fidelity, train
 
     fidelity = Fidelity(epochs=epochs, train_fraction=train_fraction, batch_size=batch_size)
@@ -241,7 +310,7 @@ def shrink(
         result.teacher["spec"] = "widened"
         hook = kd_loss_hook(teacher_result.model)
     t0 = time.perf_counter()
-    trained = train(fit.spec, dataset, loss_hook=hook, **common)
+    trained = train(shrunk, dataset, loss_hook=hook, **common)
     result.trained = _train_summary(trained, time.perf_counter() - t0)
     result.trained["distilled"] = bool(distill)
     result.epoch_seconds = result.trained["train_seconds"] / epochs

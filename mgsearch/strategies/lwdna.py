@@ -16,7 +16,7 @@ For each trial :meth:`LwdnaStrategy.propose`
 The ``[lwdna]`` table of a study file (all keys optional), parsed once when the study file is read::
 
     widen = 2.0              # a number, a list of choices, or {min = 1.5, max = 3.0}
-    importance = "grad-init" # "grad-init", "bn-l1", or a list of them
+    importance = "grad-init" # "grad-init", "bn-l1", "slimmable", or a list of them
     keep_ratio = 0.4         # a number, a list of choices, or {min = 0.3, max = 0.6}
     min_width = 4            # the smallest width of any layer
     batches = 4              # grad-init: mini-batches at initialisation
@@ -85,7 +85,7 @@ class LwdnaSettings:
     @classmethod
     def from_table(cls, table: Mapping[str, Any] | None, *, source: str = "study file") -> "LwdnaSettings":
         """Validate a raw ``[lwdna]`` table; every mistake is a one-line ConfigError naming ``source``."""
-        from mgsearch.shrink.methods import IMPORTANCE_METHODS
+        from mgsearch.shrink.methods import SHRINK_METHODS as IMPORTANCE_METHODS
 
         table = dict(table or {})
         for key in table:
@@ -185,6 +185,8 @@ class LwdnaStrategy(Strategy):
         attrs: dict[str, Any] = {"lwdna_base_spec": base.to_json(), "widen": factor, "importance": method,
                                  "keep_ratio": keep}
         fidelity = context.fidelity
+        if method == "slimmable":  # accuracy-guided: the parent trained as a slimmable network, shrunk greedily
+            return self._slimmable(parent, attrs, context, settings, keep, max_params, max_macs)
         t0 = time.perf_counter()
         scores = channel_importance(
             parent,
@@ -207,6 +209,31 @@ class LwdnaStrategy(Strategy):
             child = minimum_spec(parent, keep_ratio=keep, min_width=settings.min_width, by=by)
             attrs["lwdna_error"] = str(exc)
         return Candidate(spec=child, parent=parent, attrs=attrs)
+
+    def _slimmable(self, parent: Any, attrs: dict[str, Any], context: StrategyContext, settings: LwdnaSettings,
+                   keep: float, max_params: Any, max_macs: Any) -> Candidate:
+        """``importance = "slimmable"``: the parent trained for the study's epochs as a slimmable
+        network, then shrunk greedily by measured accuracy (:func:`mgsearch.shrink.slimmable.slimmable_shrink`)."""
+        from mgsearch.oneshot.training import stderr_progress
+        from mgsearch.shrink.fit import minimum_spec
+        from mgsearch.shrink.slimmable import slimmable_shrink
+
+        fidelity = context.fidelity
+        try:
+            slim = slimmable_shrink(
+                parent, context.dataset, max_params=max_params, max_macs=max_macs, keep_ratio=keep,
+                min_width=settings.min_width, epochs=int(fidelity.get("epochs", 1)),
+                train_fraction=float(fidelity.get("train_fraction", 1.0)),
+                batch_size=int(fidelity.get("batch_size", 128)), recipe=dict(context.recipe or {}),
+                seed=int(context.seed), device=context.device, progress=stderr_progress)
+        except BudgetError as exc:
+            by = tuple(name for name, v in (("params", max_params), ("macs", max_macs)) if v is not None)
+            attrs["lwdna_error"] = str(exc)
+            return Candidate(spec=minimum_spec(parent, keep_ratio=keep, min_width=settings.min_width, by=by),
+                             parent=parent, attrs=attrs)
+        attrs.update(importance_seconds=slim.seconds, slimmable_train_seconds=slim.train_seconds,
+                     slimmable_steps=len(slim.steps), slimmable_scored=slim.scored)
+        return Candidate(spec=slim.fit.spec, parent=parent, attrs=attrs)
 
 
 LWDNA = LwdnaStrategy()

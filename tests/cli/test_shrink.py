@@ -76,6 +76,9 @@ def test_epochs_zero_json_has_no_accuracy(capsys, folder):
         (["--keep-ratio", "2"], "--keep-ratio='2'"),
         (["--distill"], "--epochs >= 1"),
         (["--epochs", "-1"], "--epochs=-1"),
+        (["--importance", "slimmable", "--epochs", "1", "--slimmable-epochs", "2"], "more than --epochs=1"),
+        (["--importance", "slimmable", "--max-params", "10"], "--max-params 10 is below the smallest network"),
+        (["--importance", "slimmable", "--group-fraction", "0"], "--group-fraction='0'"),
     ],
 )
 def test_errors_are_one_line(capsys, folder, tmp_path, extra, message):
@@ -93,3 +96,24 @@ def test_unknown_dataset_is_one_line():
     proc = subprocess.run([sys.executable, "-m", "mgsearch", "shrink", "resnet20", "--dataset", "nope"],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_slimmable_importance_trains_shrinks_and_retrains(capsys, folder, monkeypatch):
+    import torch
+
+    monkeypatch.setenv("MGSEARCH_THREADS", "1")  # two threads per process spin against each other on a shared machine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        args = ["shrink", SMALL, "--dataset", f"imagefolder:{folder}", "--importance", "slimmable", "--ratio", "0.8",
+                "--keep-ratio", "0.3", "--epochs", "1", "--batch-size", "32", "--calibration-images", "32",
+                "--val-images", "16", "--group-fraction", "0.25", "--json"]
+        assert main(args) == 0
+    finally:
+        torch.set_num_threads(threads)
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert data["importance"] == "slimmable" and data["params"] <= 0.8 * data["base"]["params"]
+    assert data["slimmable"]["epochs"] == 1 and len(data["slimmable"]["steps"]) >= 1
+    assert data["extra_cost_epochs"] > 0 and 0.0 <= data["test_acc"] <= 1.0
+    assert "supernet epoch 1/1" in captured.err and "slimmable shrink step 1:" in captured.err
