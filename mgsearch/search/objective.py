@@ -75,7 +75,7 @@ def _set_constraints(trial: "optuna.Trial", constraints: dict[str, float]) -> No
     """``trial.set_constraint`` for each budget metric. A retry queued by an older mgsearch inherited
     the failed run's constraint system attrs (which ``set_constraint`` refuses to change, with a
     UserWarning): those are overwritten with this run's values. New retries inherit none
-    (:func:`mgsearch.store.rdb.without_constraints`)."""
+    (:func:`mgsearch.store.rdb.without_run_state`)."""
     inherited = trial.storage.get_trial_system_attrs(trial._trial_id)
     for name, value in constraints.items():
         key = f"constraints:{name}"

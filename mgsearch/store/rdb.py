@@ -327,22 +327,29 @@ def stale_trial_callback(max_retry: int) -> Callable[["optuna.Study", Any], None
     retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
 
     def callback(study: "optuna.Study", trial: Any) -> None:
-        retry(study, without_constraints(trial))
+        retry(study, without_run_state(trial))
         set_finished_trial_attrs(study._storage, trial._trial_id, {"status": "failed", "error": STALE_ERROR})
 
     return callback
 
 
-def without_constraints(trial: Any) -> Any:
-    """A copy of the frozen ``trial`` without Optuna's constraint system attrs (``constraints:<name>``,
-    and the older ``constraints`` list). Optuna's retry callback copies every system attr into the
-    queued retry, and ``trial.set_constraint`` keeps the first value of a key (warning "already set"),
-    so a retry would carry the failed run's constraints instead of recording its own."""
+#: system attrs that describe one run, not the trial's parameters: Optuna's constraint values and
+#: successive halving's rung values (``completed_rung_<n>``)
+RUN_STATE_PREFIXES = ("constraints:", "completed_rung_")
+
+
+def without_run_state(trial: Any) -> Any:
+    """A copy of the frozen ``trial`` without the system attrs of its run: the constraint values
+    (``constraints:<name>``, and the older ``constraints`` list) and successive halving's rung values
+    (``completed_rung_<n>``). Optuna's retry callback copies every system attr into the queued retry:
+    ``trial.set_constraint`` keeps the first value of a key (warning "already set"), so a retry would
+    carry the failed run's constraints instead of its own, and inherited rung values would make the
+    retry start at a later rung and escape pruning at its first epochs."""
     import copy
 
     clean = copy.copy(trial)
     clean.system_attrs = {k: v for k, v in trial.system_attrs.items()
-                          if k != "constraints" and not k.startswith("constraints:")}
+                          if k != "constraints" and not k.startswith(RUN_STATE_PREFIXES)}
     return clean
 
 

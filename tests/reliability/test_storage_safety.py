@@ -385,6 +385,28 @@ def test_a_trial_failed_by_heartbeat_carries_status_and_error(searched: Path) ->
     assert retry.state == TrialState.WAITING and "status" not in retry.user_attrs  # the retry is still to run
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
+def test_a_retry_inherits_no_rung_values_of_the_failed_run(searched: Path) -> None:
+    """Successive halving stores a trial's rung values as system attrs (``completed_rung_N``); a retry
+    that inherited them would start at a later rung and escape pruning at its first epochs."""
+    from mgsearch.search import open_storage
+
+    url = f"sqlite:///{searched.with_suffix('.db')}"
+    storage = open_storage(url, heartbeat_interval=1, grace_period=1)
+    study = optuna.load_study(study_name="rel", storage=storage)
+    dead = study.ask()
+    storage.set_trial_system_attr(dead._trial_id, "completed_rung_0", 0.5)
+    storage.set_trial_system_attr(dead._trial_id, "constraints:params", -1.0)
+    storage.set_trial_system_attr(dead._trial_id, "fixed_params", {})
+    storage.record_heartbeat(dead._trial_id)
+    time.sleep(2.5)
+    optuna.storages.fail_stale_trials(study)
+    retry = optuna.load_study(study_name="rel", storage=url).get_trials()[-1]
+    assert retry.state == TrialState.WAITING
+    assert not any(k.startswith(("completed_rung_", "constraints")) for k in retry.system_attrs), retry.system_attrs
+    assert retry.system_attrs.get("failed_trial") == dead.number  # Optuna's own link is kept
+
+
 def test_resume_gives_old_failed_trials_a_status(searched: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{searched.with_suffix('.db')}"
     study = optuna.load_study(study_name="rel", storage=url)
