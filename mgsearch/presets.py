@@ -18,7 +18,7 @@ from mgsearch.inputs import read_input_file
 from mgsearch.layers.channels import make_divisible
 from mgsearch.spec import ArchSpec, Block, Stage, Stem
 
-__all__ = ["Preset", "PRESETS", "get_preset", "resolve_spec", "preset_names"]
+__all__ = ["Preset", "PRESETS", "get_preset", "resolve_spec", "preset_names", "mgic_mobilenet", "MGIC_MOBILENETV3_SMALL"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,41 @@ def _mobilenetv2(multiplier: float, expansion: int = 6) -> ArchSpec:
     return ArchSpec(family="mobilenet", stem=Stem(width=make_divisible(32 * multiplier)), stages=tuple(stages))
 
 
+#: the MGIC authors' CIFAR MobileNetV3-Small table (BGUCompSci/MultigridInChannelsCNNs, mobilenetv3_MG.py,
+#: ``mobileMGV3_small``): per block (kernel, expansion, width, SE, h-swish, stride)
+MGIC_MOBILENETV3_SMALL = (
+    (3, 1, 16, 1, 0, 2), (3, 4.5, 24, 0, 0, 2), (3, 3.67, 24, 0, 0, 1), (5, 4, 40, 1, 1, 2), (5, 6, 40, 1, 1, 1),
+    (5, 6, 40, 1, 1, 1), (5, 3, 48, 1, 1, 1), (5, 3, 48, 1, 1, 1), (5, 6, 96, 1, 1, 2), (5, 6, 96, 1, 1, 1),
+    (5, 6, 96, 1, 1, 1),
+)
+
+
+def mgic_mobilenet(table: tuple[tuple[float, ...], ...], multiplier: float = 1.0, *, group_size: int = 32,
+                   coarse_width: int = 32) -> ArchSpec:
+    """The blocks of the MGIC authors' ``MGMBV3`` (``mobilenetv3_MG.py``) as a ``mobilenet`` spec of
+    ``block = "vcycle"`` stages: widths ``make_divisible(c x multiplier)``, inner widths
+    ``make_divisible(c_in x t x multiplier)`` (their rule: the multiplier counts twice in the expanded
+    width), a new stage where the width changes or the stride is 2; the stem is 3x3 of
+    ``make_divisible(16 x multiplier)`` and the head pools, where theirs has a 1x1 stem, a last 1x1 conv
+    and a 1024/1280-wide conv_head. ``group_size`` / ``coarse_width``: their numberOfFixGroup / mgFcChannel."""
+    c_in = make_divisible(16 * multiplier)
+    stages: list[dict] = []
+    for kernel, t, c, se, hs, stride in table:
+        width = make_divisible(c * multiplier)
+        block = Block(inner=make_divisible(c_in * t * multiplier), kernel=int(kernel), se=bool(se),
+                      act="hswish" if hs else "relu")
+        if not stages or width != stages[-1]["width"] or stride == 2:
+            stages.append({"width": width, "stride": int(stride), "blocks": []})
+        stages[-1]["blocks"].append(block)
+        c_in = width
+    return ArchSpec(family="mobilenet", stem=Stem(width=make_divisible(16 * multiplier)), stages=tuple(
+        Stage(width=d["width"], blocks=tuple(d["blocks"]), stride=d["stride"], group_size=group_size, block="vcycle",
+              coarse_width=coarse_width) for d in stages))
+
+
+_MGIC_SOURCE = ("Eliasof, Ephrath, Ruthotto, Treister, MGIC (SIAM J. Sci. Comput. 2023), code "
+                "BGUCompSci/MultigridInChannelsCNNs mobilenetv3_MG.py mobileMGV3_small with the driver's defaults "
+                "(numberOfFixGroup 32, mgFcChannel 32)")
 _MOBILENETV2_SOURCE = ("Sandler et al., MobileNetV2 (CVPR 2018), Table 2 layout with CIFAR strides (stem and second "
                        "stage at stride 1, as the common CIFAR ports); channels rounded to multiples of 8; without "
                        "the 1280-wide last conv")
@@ -171,6 +206,17 @@ _TABLE: tuple[Preset, ...] = (
     Preset("mobilenetv2-250k", "MobileNetV2-CIFAR, width multiplier 0.35 (about 250k params)",
            _MOBILENETV2_SOURCE + "; 0.35 is one of the paper's multipliers; no reported CIFAR size",
            _mobilenetv2(0.35), 251_338, 13_305_696),
+    Preset("mgic-mobilenetv3-small", "The MGIC authors' CIFAR MobileNetV3-Small (mobileMGV3_small, s=32, "
+           "mgFcChannel 32): their blocks, mgsearch's 3x3 stem and pooled linear head",
+           _MGIC_SOURCE + ": blocks identical (1,036,744 params, outputs equal with their weights); their 1x1 stem, "
+           "last 1x1 conv and 1024-wide conv_head (total 1,155,810) are replaced; no reported CIFAR size",
+           mgic_mobilenet(MGIC_MOBILENETV3_SMALL), 1_038_178, 5_342_944),
+    Preset("mgic-mobilenetv3-50k", "mgic-mobilenetv3-small at width multiplier 0.35 (about 50k params)",
+           _MGIC_SOURCE + ", width multiplier 0.35 with their channel rounding; no reported size",
+           mgic_mobilenet(MGIC_MOBILENETV3_SMALL, 0.35), 44_530, 622_528),
+    Preset("mgic-mobilenetv3-250k", "mgic-mobilenetv3-small at width multiplier 0.6 (about 250k params)",
+           _MGIC_SOURCE + ", width multiplier 0.6 with their channel rounding; no reported size",
+           mgic_mobilenet(MGIC_MOBILENETV3_SMALL, 0.6), 229_254, 2_085_552),
 )
 
 #: preset name -> :class:`Preset`

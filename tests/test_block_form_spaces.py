@@ -47,6 +47,8 @@ GOLDEN = {
     "mgnet_poly": "527efa3c047d721a",  # added with the space (issue 12)
     "dacnn_plain": "604f86fb89874eaa",  # added with the space (issue 12)
     "dacnn_mix": "df6922a25283b6ce",  # added after the space shipped (unchanged since)
+    "mobilenet": "6fec9933ea19c558",  # added with the space (issue 12)
+    "mobilenet_mgic": "d56711356b025562",  # added with the space (issue 12)
     "mgnet": "acd955578260648d",
     "resnet": "ecc23ceba6a80ce5",
     "tiny": "98c9025542a811a6",

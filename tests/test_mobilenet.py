@@ -14,7 +14,7 @@ from mgsearch.cost import cost, count_params, fvcore_counts
 from mgsearch.errors import SpecError
 from mgsearch.families import build, get_family
 from mgsearch.fitting import scale_to_budget
-from mgsearch.presets import PRESETS
+from mgsearch.presets import MGIC_MOBILENETV3_SMALL, PRESETS, mgic_mobilenet
 from mgsearch.spec import ArchSpec, Block, Stage, Stem, width_slots
 
 torch.set_num_threads(1)
@@ -120,3 +120,203 @@ def test_reference_profile_is_the_width_multiplier_network():
         scaled = scale_to_budget(spec, lambda s, b=budget: cost(s).params <= b, profile=profile, grow=True)
         assert scaled is not None and 0.8 * budget < cost(scaled).params <= budget
         assert [st.depth for st in scaled.stages] == [st.depth for st in spec.stages]
+
+
+# ----------------------------------------------------------------------------- the MGIC block form (vcycle)
+#: the MGIC authors' MobileNetV3 tables (BGUCompSci/MultigridInChannelsCNNs, mobilenetv3_MG.py,
+#: mobileMGV3_small / mobileMGV3_full): per block (kernel, expansion, width, SE, h-swish, stride)
+SMALL = MGIC_MOBILENETV3_SMALL
+FULL = ((3, 1, 16, 0, 0, 1), (3, 4, 24, 0, 0, 2), (3, 3, 24, 0, 0, 1), (5, 3, 40, 1, 0, 2), (5, 3, 40, 1, 0, 1),
+        (5, 3, 40, 1, 0, 1), (3, 6, 80, 0, 1, 2), (3, 2.5, 80, 0, 1, 1), (3, 2.3, 80, 0, 1, 1), (3, 2.3, 80, 0, 1, 1),
+        (3, 6, 112, 1, 1, 1), (3, 6, 112, 1, 1, 1), (5, 6, 160, 1, 1, 2), (5, 6, 160, 1, 1, 1), (5, 6, 160, 1, 1, 1))
+#: measured with the authors' code (torch 2.14, 2026-11-30; driver defaults pwGroup=True, mbnet=True, serial
+#: cycle, 10 classes): (table, numberOfFixGroup, mgFcChannel) -> (params of their blocks, their total params).
+#: Their total also holds a 1x1 stem 3 -> 16 + BN, a 1x1 conv + BN + ReLU at the last width, a 1x1 conv_head
+#: (1024 small / 1280 full, bias) and the classifier; mgsearch's stem (3x3) and head (pool + linear) differ.
+AUTHORS = {
+    ("small", 32, 32): (1_036_744, 1_155_810),   # the driver's defaults (--model mobileMGV3small, -fg 32, -fcc 32)
+    ("small", 16, 16): (929_292, 1_048_358),
+    ("full", 32, 32): (3_034_186, 3_279_076),
+    ("full", 16, 16): (2_683_967, 2_928_857),
+}
+#: outputs of the authors' MgBlockDwGroup stack (48 <- 16 stride 2 k5 SE h-swish, 48 identity, 40 <- 48 SE) with
+#: the parameters of _fill and the input of _golden_input, in eval mode
+GOLDEN_OUT = {"sum": 19040.237481445074, "abs_sum": 56721.311083212495,
+              "first": (11.844848, -9.597601, 5.772744, 14.183421), "shape": (2, 40, 8, 8), "params": 58_274}
+
+
+def _authors_spec(table, s: int, fcc: int) -> ArchSpec:
+    """Their network's blocks as a mobilenet spec (:func:`mgsearch.presets.mgic_mobilenet` at width 1)."""
+    return mgic_mobilenet(table, group_size=s, coarse_width=fcc)
+
+
+@pytest.mark.parametrize("key", sorted(AUTHORS))
+def test_vcycle_params_equal_the_authors_network(key):
+    """Their blocks' parameter count, and their total = ours minus our stem / head plus theirs."""
+    name, s, fcc = key
+    spec = _authors_spec(SMALL if name == "small" else FULL, s, fcc)
+    blocks, total = AUTHORS[key]
+    rows = cost(spec).layers
+    assert sum(r.params for r in rows if r.name.startswith("stages.")) == blocks
+    last, head = spec.stages[-1].width, 1024 if name == "small" else 1280
+    their_stem_and_head = (3 * 16 + 2 * 16) + (last * last + 2 * last) + (last * head + head) + (head * 10 + 10)
+    assert blocks + their_stem_and_head == total
+    if key == ("small", 32, 32):  # the preset of the authors' default is this network
+        assert PRESETS["mgic-mobilenetv3-small"].spec == spec
+
+
+def _fill(net: torch.nn.Module) -> None:
+    """Deterministic parameters and BN statistics (no random generator): sorted state, sines."""
+    with torch.no_grad():
+        for k, (name, t) in enumerate(sorted(net.state_dict().items())):
+            if name.endswith("num_batches_tracked"):
+                continue
+            v = torch.sin(torch.arange(t.numel(), dtype=torch.float64) * 0.7 + k)
+            if name.endswith("running_var"):
+                v = 0.5 + v.abs()
+            elif name.endswith("weight") and t.dim() == 1:  # BN scale
+                v = 0.75 + 0.25 * v
+            else:
+                v = 0.3 * v
+            t.copy_(v.reshape(t.shape).to(t.dtype))
+
+
+def test_vcycle_outputs_equal_the_authors_blocks():
+    spec = ArchSpec(family="mobilenet", stem=Stem(16), stages=(
+        Stage(48, (Block(144, kernel=5, se=True, act="hswish"), Block(48)), stride=2, group_size=8, block="vcycle",
+              coarse_width=8),
+        Stage(40, (Block(120, se=True),), stride=1, group_size=16, block="vcycle", coarse_width=16)))
+    net = build(spec).eval()
+    _fill(net)
+    x = torch.sin(torch.arange(2 * 16 * 16 * 16, dtype=torch.float64) * 0.37).reshape(2, 16, 16, 16).float()
+    with torch.no_grad():
+        y = net.stages[1](net.stages[0](x)).double()
+    assert tuple(y.shape) == GOLDEN_OUT["shape"]
+    assert sum(r.params for r in cost(spec).layers if r.name.startswith("stages.")) == GOLDEN_OUT["params"]
+    assert y.sum().item() == pytest.approx(GOLDEN_OUT["sum"], rel=1e-5)
+    assert y.abs().sum().item() == pytest.approx(GOLDEN_OUT["abs_sum"], rel=1e-5)
+    assert y[0, :4, 0, 0].tolist() == pytest.approx(GOLDEN_OUT["first"], abs=1e-4)
+
+
+def test_vcycle_levels_groups_and_structure():
+    from mgsearch.families.mobilenet.vcycle import channel_levels, level_groups, width_ok
+
+    assert channel_levels(96, 32) == [96, 48, 24] and channel_levels(40, 32) == [40, 20]
+    assert channel_levels(128, 16) == [128, 64, 32, 16, 8]
+    assert level_groups(96, 288, 32) == 3 and level_groups(96, 200, 32) == 2 and level_groups(40, 120, 32) == 1
+    assert [w for w in range(2, 100, 2) if width_ok(w, 8, 8)][:12] == [2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32]
+    assert not width_ok(72, 8, 8) and width_ok(40, 32, 32) and width_ok(96, 32, 32)
+    spec = ArchSpec(family="mobilenet", stem=Stem(16), stages=(
+        Stage(64, (Block(192, se=True), Block(64)), stride=2, group_size=16, block="vcycle", coarse_width=16),))
+    block0, block1 = build(spec).stages[0].blocks
+    assert isinstance(block0.enter, torch.nn.Conv2d) and block0.enter.stride == (2, 2) and block1.enter is None
+    assert [d.R.groups for d in block0.down] == [4, 2, 1] and [d.R.out_channels for d in block0.down] == [32, 16, 8]
+    assert block0.coarse.expand.conv.groups == 1 and block0.up[0].project.conv.groups == 4
+    assert block1.up[0].expand is None  # inner == width: their branch without the expand conv
+    plain = (torch.nn.Conv2d, torch.nn.BatchNorm2d, torch.nn.Linear, torch.nn.ReLU, torch.nn.Hardswish,
+             torch.nn.Hardsigmoid, torch.nn.Dropout, torch.nn.Identity, torch.nn.AdaptiveAvgPool2d)
+    assert all(isinstance(m, plain) for m in build(spec).modules() if not list(m.children()))
+
+
+@pytest.mark.parametrize("change,pattern", [
+    ({"width": 72, "group_size": 8, "coarse_width": 8},
+     r"stages\[0\]\.width=72 gives channel levels \[72, 36, 18, 9\] \(coarse_width=8\); each must be even"),
+    ({"blocks": (Block(8),), "width": 128, "coarse_width": 8},
+     r"stages\[0\]\.blocks\[0\]\.inner=8 is below 2\^5=32: the coarsest of the 6 channel levels"),
+    ({"group_size": None}, r"stages\[0\]\.group_size=null: block=\"vcycle\" needs a group size"),
+    ({"coarse_width": None}, r"stages\[0\]\.coarse_width is missing: block=\"vcycle\" needs it"),
+])
+def test_vcycle_stage_rules_name_the_field(change, pattern):
+    kw = dict(width=64, blocks=(Block(128),), stride=2, group_size=16, block="vcycle", coarse_width=16)
+    kw.update(change)
+    with pytest.raises(SpecError, match=pattern):
+        ArchSpec(family="mobilenet", stem=Stem(16), stages=(Stage(**kw),))
+
+
+def test_vcycle_width_need_not_be_a_multiple_of_the_group_size():
+    spec = _authors_spec(SMALL, 32, 32)
+    assert [st.width for st in spec.stages] == [16, 24, 40, 48, 96]
+    slots = width_slots(spec)
+    assert spec.with_slot_values([s.value for s in slots]) == spec
+    stage_slot = next(s for s in slots if s.name == "stages[2].width")
+    assert stage_slot.accepts(40) and not stage_slot.accepts(41) and stage_slot.round(45) in (44, 46)
+
+
+# ----------------------------------------------------------------------------- search spaces
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def test_mobilenet_spaces_draw_options_expansions_and_both_forms():
+    from mgsearch.space import SearchSpace
+
+    plain = SearchSpace.from_file(ROOT / "search_spaces" / "mobilenet.toml")
+    mgic = SearchSpace.from_file(ROOT / "search_spaces" / "mobilenet_mgic.toml")
+    assert {"s1.kernel", "s1.se", "s1.expansion", "s2.act"} <= set(plain.knob_names())
+    assert not any("inner" in n for n in plain.knob_names())  # inner = expansion x input width
+    seen: dict[str, set] = {"kernel": set(), "se": set(), "act": set(), "block": set(), "ratio": set()}
+    for space in (plain, mgic):
+        names = set(space.knob_names())
+        for spec, values in space.sample_with_values(80, seed=5):
+            assert set(values) <= names
+            c_in = spec.stem.width
+            for i, st in enumerate(spec.stages):
+                seen["block"].add(st.block)
+                assert (st.group_size is None) == (st.block == "conv")
+                for j, b in enumerate(st.blocks):
+                    seen["kernel"].add(b.kernel), seen["se"].add(b.se), seen["act"].add(b.act)
+                    assert (b.kernel, b.se, b.act) == (st.blocks[0].kernel, st.blocks[0].se, st.blocks[0].act)
+                    src = c_in if j == 0 else st.width
+                    seen["ratio"].add(round(b.inner / src))
+                c_in = st.width
+    assert seen["kernel"] == {3, 5} and seen["se"] == {False, True} and seen["act"] == {"relu", "hswish"}
+    assert seen["block"] == {"conv", "vcycle"} and {1, 3, 6} <= seen["ratio"]
+    # the middle network (the uniform baseline's reference) is a MobileNetV2: expansion 6, kernel 3, no SE, ReLU
+    from mgsearch.strategies.choosers import MiddleChooser
+
+    middle = plain.to_spec(MiddleChooser())
+    assert all((b.kernel, b.se, b.act) == (3, False, "relu") for st in middle.stages for b in st.blocks)
+    assert middle.stages[2].blocks[1].inner == 6 * middle.stages[2].width
+
+
+@pytest.mark.parametrize("key,value,pattern", [
+    ("kernel", [3, 4], r"gen\.toml: stages\[0\]\.kernel\[1\]=4 must be one of 3, 5, 7"),
+    ("se", "yes", r"gen\.toml: stages\[0\]\.se=\"yes\" must be true or false"),
+    ("act", ["relu", "gelu"], r"gen\.toml: stages\[0\]\.act\[1\]=\"gelu\" must be one of relu, hswish"),
+    ("expansion", [0, 6], r"gen\.toml: stages\[0\]\.expansion\[0\]=0 must be a number in \(0, 16\]"),
+    ("expansion", [6, 6], r"gen\.toml: stages\[0\]\.expansion=\[6, 6\] repeats a choice"),
+])
+def test_space_option_errors_are_one_line(key, value, pattern):
+    from mgsearch.errors import ConfigError
+    from mgsearch.space import SearchSpace
+
+    data = {"family": "mobilenet", "stem": {"width": 16},
+            "stages": [{"depth": 1, "width": 16, "expansion": 3, key: value}]}
+    with pytest.raises(ConfigError, match=pattern):
+        SearchSpace.from_dict(data, source="gen.toml")
+
+
+def test_space_options_only_in_families_that_have_them():
+    from mgsearch.errors import ConfigError
+    from mgsearch.space import SearchSpace
+
+    data = {"family": "resnet", "stem": {"width": 16},
+            "stages": [{"depth": 1, "width": 16, "inner": 16, "kernel": [3, 5]}]}
+    with pytest.raises(ConfigError, match=r"stages\[0\]\.kernel=\[3, 5\] is not allowed in family 'resnet'; block "
+                                          r"options exist in: mobilenet"):
+        SearchSpace.from_dict(data, source="gen.toml")
+    data = {"family": "mobilenet", "stem": {"width": 16},
+            "stages": [{"depth": 1, "width": 16, "inner": 32, "group_size": [8]}]}
+    with pytest.raises(ConfigError, match=r"stages\[0\]\.group_size=\[8\] cannot be 8 with block=\"conv\": in family "
+                                          r"'mobilenet' only a block form gives a group size a meaning"):
+        SearchSpace.from_dict(data, source="gen.toml")
+
+
+def test_docs_preset_rows_match_the_presets():
+    import re
+
+    text = (ROOT / "docs" / "concepts.md").read_text()
+    rows = dict(re.findall(r"^\| `([\w.-]+)` \| mobilenet \| ([\d,]+) \|", text, re.M))
+    names = {n for n, p in PRESETS.items() if p.spec.family == "mobilenet"}
+    assert set(rows) == names == {"mobilenetv2-50k", "mobilenetv2-250k", "mgic-mobilenetv3-small",
+                                  "mgic-mobilenetv3-50k", "mgic-mobilenetv3-250k"}
+    assert all(int(rows[n].replace(",", "")) == PRESETS[n].params for n in names)
