@@ -122,7 +122,8 @@ def add_shape_overrides(parser: Any, *, study_help: str = "") -> None:
     """Add the input / output shape flags: ``--dataset NAME`` or ``--study STUDY.toml`` (a registered
     dataset's shape, read from the dataset registry: no data is loaded), and ``--in-channels``,
     ``--num-classes``, ``--input-size`` (which override those)."""
-    g = parser.add_argument_group("input / output shape (default: the spec's or space's own, 3x32x32, 10 classes)")
+    g = parser.add_argument_group("input / output shape (default: the spec's or space file's own; presets are "
+                                  "3x32x32 with 10 classes)")
     g.add_argument("--dataset", metavar="NAME",
                    help="the shape of this dataset (fashion-mnist / mnist 1x28x28, cifar10 / svhn 3x32x32, cifar100 "
                         "3x32x32 with 100 classes); no data is read")
