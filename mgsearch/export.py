@@ -483,7 +483,9 @@ def _confirmed_group(data: Any, limits: Mapping[str, float], number: int | None 
     accuracy among those within ``limits`` (or trial ``number``'s), or None when there is none."""
     from mgsearch.evidence import compare_confirmed
 
-    for g in compare_confirmed(data.confirmed).groups:  # highest mean first
+    found = {r.number: r.spec_hash for r in data.records}
+    runs = [r for r in data.confirmed if r.role == "found" and found.get(r.source_trial) == r.spec_hash]
+    for g in compare_confirmed(runs).groups:  # highest mean first
         if g.role != "found" or (number is not None and g.source_trial != number):
             continue
         try:

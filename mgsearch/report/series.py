@@ -32,7 +32,7 @@ __all__ = [
     "LayerProfile", "layer_profiles", "slot_order_key",
     "KnobLabel", "knob_labels", "readable_knob",
     "trial_seconds", "export_command", "short_hash", "hypervolume_reference", "HV_MARGIN",
-    "Comparison", "compare_to_baseline", "confirmed_comparison", "calibration_of",
+    "Comparison", "compare_to_baseline", "confirmed_comparison", "current_confirmed", "calibration_of",
 ]
 
 #: the hypervolume's reference cost is this factor beyond the budget (or the largest feasible cost), so a
@@ -405,7 +405,16 @@ def confirmed_comparison(data: StudyData) -> "ConfirmComparison":
     and the best found one against the best baseline (:func:`mgsearch.evidence.compare_confirmed`)."""
     from mgsearch.evidence import compare_confirmed
 
-    return compare_confirmed(data.confirmed)
+    return compare_confirmed(current_confirmed(data))
+
+
+def current_confirmed(data: StudyData) -> list:
+    """The confirm runs whose source is still in the study with the same spec: a found trial, or a
+    baseline of ``<name>.baselines`` (baselines trained again later replace the earlier ones)."""
+    found = {r.number: r.spec_hash for r in data.records}
+    bases = {r.number: r.spec_hash for r in data.baselines}
+    return [r for r in data.confirmed
+            if (found if r.role == "found" else bases).get(r.source_trial) == r.spec_hash]
 
 
 def calibration_of(data: StudyData, top_k: int | None = None) -> "Calibration | None":

@@ -71,9 +71,10 @@ def plan_confirm(data: StudyData, *, top: int, seeds: list[int], protocol: dict[
         attrs: dict[str, Any] = {"source_study": study, "source_trial": rec.number}
         if role == "baseline":
             attrs["baseline_name"] = rec.label
-        for seed in seeds:
-            runs.append(PlannedRun(role=role, spec=rec.spec, protocol=protocol, seed=seed, label=rec.label,  # type: ignore[arg-type]
-                                   test=True, attrs=attrs))
+        spec = rec.spec
+        assert spec is not None  # confirm_sources keeps records with a spec only
+        runs.extend(PlannedRun(role=role, spec=spec, protocol=protocol, seed=seed, label=rec.label, test=True,
+                               attrs=attrs) for seed in seeds)
     return runs
 
 

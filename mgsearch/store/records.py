@@ -32,7 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "STATUSES", "RESULT_STATUSES", "TRIAL_ATTRS", "TYPED_METRICS", "RESERVED_ATTRS", "DERIVED_ROLES",
-    "TrialRecord", "StudyData", "baselines_study_name", "confirm_study_name", "calibrate_study_name", "derived_study_name", "main_study_names",
+    "TrialRecord", "StudyData", "baselines_study_name", "confirm_study_name", "calibrate_study_name",
+    "derived_study_name", "main_study_names",
     "candidate_attrs", "records_from_trials", "read_trials", "read_study", "cost_axes", "cost_axis", "record_attrs",
 ]
 

@@ -1,5 +1,6 @@
-"""`mgsearch confirm` stopped by SIGINT or SIGKILL in the middle of a run, then run again: every run that had
-finished is kept unchanged and never trained again, the interrupted run trains again, nothing is lost."""
+"""`mgsearch confirm` and `mgsearch calibrate` stopped by SIGINT or SIGKILL in the middle of a run, then run
+again: every run that had finished is kept unchanged and never trained again, the interrupted run trains
+again, nothing is lost."""
 
 from __future__ import annotations
 
@@ -27,26 +28,33 @@ def searched_study(reliability_study):
     return path
 
 
-def _confirm(tmp_path, path):
-    return start_cli(tmp_path, "confirm", str(path), "--top", "1", "--seeds", "2", "--epochs", SLOW_EPOCHS,
-                     "--no-progress")
+#: command -> (its arguments, the derived study, how many runs it plans)
+COMMANDS = {
+    "confirm": (["--top", "1", "--seeds", "2"], "rel.confirm", (1 + 2) * 2),  # 1 found + 2 baselines, 2 seeds
+    "calibrate": (["--n", "3"], "rel.calibrate", 3 * 2),  # 3 candidates at 2 fidelities
+}
 
 
-def _running_after_one_finished(url):
-    trials = peek_trials(url, "rel.confirm")
+def _start(tmp_path, command, path):
+    args, _, _ = COMMANDS[command]
+    return start_cli(tmp_path, command, str(path), *args, "--epochs", SLOW_EPOCHS, "--no-progress")
+
+
+def _running_after_one_finished(url, study):
+    trials = peek_trials(url, study)
     if sum(t["state"] == "COMPLETE" for t in trials) >= 1:
         return next((t["number"] for t in trials if t["state"] == "RUNNING"), None)
     return None
 
 
-def _finished(url):
+def _finished(url, study):
     return {t.number: (t.value, t.user_attrs["run_key"], t.datetime_complete)
-            for t in trials_of(url, "rel.confirm") if t.state.name == "COMPLETE"}
+            for t in trials_of(url, study) if t.state.name == "COMPLETE"}
 
 
-def _check_complete(url, before, planned):
-    trials = trials_of(url, "rel.confirm")
-    after = _finished(url)
+def _check_complete(url, study, before, planned):
+    trials = trials_of(url, study)
+    after = _finished(url, study)
     assert {n: after[n] for n in before} == before  # nothing that had finished changed
     keys = [v[1] for v in after.values()]
     assert len(keys) == len(set(keys)) == planned  # every run finished exactly once
@@ -54,16 +62,18 @@ def _check_complete(url, before, planned):
 
 
 @pytest.mark.parametrize("how", ["SIGINT", "SIGKILL"])
-def test_confirm_stopped_midway_resumes_without_repeating(searched_study, tmp_path, how):
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_stopped_midway_resumes_without_repeating(searched_study, tmp_path, command, how):
     url = f"sqlite:///{searched_study.with_suffix('.db')}"
-    first = _confirm(tmp_path, searched_study)
-    killed = wait_for(lambda: _running_after_one_finished(url), timeout=600,
-                      what="a finished confirm run and one in training", procs=(first,))
+    _, study, planned = COMMANDS[command]
+    first = _start(tmp_path, command, searched_study)
+    killed = wait_for(lambda: _running_after_one_finished(url, study), timeout=600,
+                      what=f"a finished {command} run and one in training", procs=(first,))
     os.kill(first.pid, getattr(signal, how))
     out, err = first.communicate(timeout=120)
-    before = _finished(url)
+    before = _finished(url, study)
     assert before and killed not in before
-    state = {t["number"]: t["state"] for t in peek_trials(url, "rel.confirm")}[killed]
+    state = {t["number"]: t["state"] for t in peek_trials(url, study)}[killed]
     if how == "SIGINT":
         assert first.returncode == 130, err
         assert "Traceback" not in err and "finished and kept" in err and "to resume" in err
@@ -72,11 +82,11 @@ def test_confirm_stopped_midway_resumes_without_repeating(searched_study, tmp_pa
         assert first.returncode == -signal.SIGKILL
         assert state == "RUNNING"  # left hanging: the next run fails it as stale
 
-    again = _confirm(tmp_path, searched_study)
+    again = _start(tmp_path, command, searched_study)
     out, err = again.communicate(timeout=900)
     assert again.returncode == 0, err[-3000:]
-    assert "the best baseline" in out
-    trials = _check_complete(url, before, planned=(1 + 2) * 2)
+    assert ("the best baseline" if command == "confirm" else "Spearman") in out
+    trials = _check_complete(url, study, before, planned=planned)
     stopped = next(t for t in trials if t.number == killed)
     assert stopped.state.name == "FAIL" and stopped.user_attrs["status"] == "interrupted"
     # the stopped run's key trained again, once

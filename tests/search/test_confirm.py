@@ -175,6 +175,13 @@ def test_report_and_export_show_the_confirmed_comparison(searched, tmp_path):
     assert "points above the best baseline" in html or "points below the best baseline" in html
     assert "ranges overlap" in html or "ranges do not overlap" in html
 
+    from mgsearch.report.series import confirmed_comparison
+
+    assert {g.label for g in confirmed_comparison(data).groups if g.role == "baseline"} == {"uniform-0.5x", "uniform-1x"}
+    replaced = next(b for b in data.baselines if b.baseline_name == "uniform-1x")
+    replaced.spec_hash = "0" * 64  # a baseline trained again with another spec: its old runs are not shown
+    assert {g.label for g in confirmed_comparison(data).groups if g.role == "baseline"} == {"uniform-0.5x"}
+
     out = tmp_path / "found"
     assert main(["export", str(searched.path), "--best", "--out", str(out)]) == 0
     meta = json.loads((out / "export.json").read_text())
