@@ -9,8 +9,10 @@ interface, one Optuna trial per run, and stores the attributes of
 Resuming: a run is identified by its ``run_key``. A finished run (COMPLETE: trained or diverged) is
 never run again. Ctrl-C or SIGTERM fails the run in progress (``status = "interrupted"``) and stops;
 a run left RUNNING by a killed process (SIGKILL, a power cut) is failed as ``interrupted`` by the
-next call, and run again. A RUNNING run whose process is still alive on this machine means another
-process works on the same derived study: that is refused (one process per derived study).
+next call, and run again. An interrupt that arrives while a run's result or attributes are being
+written is deferred until the write is done (:class:`Interrupts`). A RUNNING run whose process is
+still alive on this machine means another process works on the same derived study: that is refused
+(one process per derived study).
 """
 
 from __future__ import annotations
@@ -162,7 +164,6 @@ def run_planned(
     :class:`RunsInterrupted`."""
     import optuna
 
-    from mgsearch.search.runner import _interrupt_on_sigterm
     from mgsearch.store import DatabaseWatch, open_storage
 
     storage = open_storage(config.storage, heartbeat_interval=None, grace_period=None)  # ask/tell
@@ -177,10 +178,12 @@ def run_planned(
     lines = RunLines(what, len(planned), sum(1 for k in set(keys) if k in done), enabled=progress)
     lines.say(f"{what} {config.name}: {len(planned)} runs, {lines.done} finished earlier, "
               f"{len(planned) - lines.done} to go")
-    restore = _interrupt_on_sigterm()
+    interrupts = Interrupts()
+    restore = interrupts.install()
     current: dict[str, Any] = {}
     try:
         for index, run in enumerate(planned, 1):
+            interrupts.check()
             database.check()
             if run.key in done:
                 continue
@@ -188,8 +191,9 @@ def run_planned(
             current.clear()
             current["run"] = run
             done[run.key] = _train_one(study, run, dataset=dataset, device=device, config=config, lines=lines,
-                                       train_fn=train_fn, what=what, current=current)
+                                       train_fn=train_fn, what=what, current=current, interrupts=interrupts)
             current.clear()
+        interrupts.check()
     except KeyboardInterrupt as exc:  # Ctrl-C / SIGTERM anywhere: fail the run in hand, say what was kept
         trial, run = current.get("trial"), current.get("run")
         if trial is not None:
@@ -209,7 +213,7 @@ def run_planned(
 
 def _train_one(study: "optuna.Study", run: PlannedRun, *, dataset: Any, device: str, config: StudyConfig,
                lines: RunLines, train_fn: Callable[..., Any] | None, what: str,
-               current: dict[str, Any]) -> RunRecord:
+               current: dict[str, Any], interrupts: "Interrupts") -> RunRecord:
     """Ask a trial for ``run``, train, record; ``current`` holds the trial, its epochs and start time
     for the caller's interrupt handling (a KeyboardInterrupt propagates)."""
     from mgsearch.cost import cost
@@ -236,8 +240,9 @@ def _train_one(study: "optuna.Study", run: PlannedRun, *, dataset: Any, device: 
 
     train = train_fn or importlib.import_module("mgsearch.train").train
     try:
-        result = train(run.spec, dataset, fidelity=fidelity, recipe=recipe, seed=run.seed, device=device,
-                       on_epoch=on_epoch, evaluate_test=run.test, progress=False, threads=config.threads)
+        with interrupts.interruptible():
+            result = train(run.spec, dataset, fidelity=fidelity, recipe=recipe, seed=run.seed, device=device,
+                           on_epoch=on_epoch, evaluate_test=run.test, progress=False, threads=config.threads)
     except KeyboardInterrupt:
         raise  # the caller fails the run as interrupted
     except TrainingDiverged as exc:
@@ -266,6 +271,56 @@ def _train_one(study: "optuna.Study", run: PlannedRun, *, dataset: Any, device: 
     study.tell(trial, score)
     lines.finished(f"{'test_acc' if run.test else 'val_acc'} {score:.4f}")
     return runs_from_trials([study._storage.get_trial(trial._trial_id)])[0]
+
+
+class Interrupts:
+    """Ctrl-C and SIGTERM while derived runs train: raised at once (KeyboardInterrupt) inside training,
+    deferred while the database is written (an interrupt inside a write could leave the run half
+    recorded and the connection broken) and raised at the next :meth:`check`."""
+
+    def __init__(self) -> None:
+        self.pending: str | None = None
+        self.now = False
+
+    def handler(self, signum: int, _frame: Any) -> None:
+        if self.now:
+            raise KeyboardInterrupt(f"signal {signum}")
+        self.pending = f"signal {signum}"
+
+    def install(self) -> Callable[[], None]:
+        """Handle SIGINT and SIGTERM (main thread only); returns the restorer."""
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = {sig: signal.signal(sig, self.handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        return restore
+
+    def check(self) -> None:
+        """Raise the deferred interrupt, if any."""
+        if self.pending:
+            raise KeyboardInterrupt(self.pending)
+
+    def interruptible(self) -> Any:
+        """A context in which an interrupt is raised at once (training)."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def section() -> Any:
+            self.check()
+            self.now = True
+            try:
+                yield
+            finally:
+                self.now = False
+
+        return section()
 
 
 def _signal(exc: BaseException) -> str:

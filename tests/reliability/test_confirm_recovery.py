@@ -41,9 +41,10 @@ def _start(tmp_path, command, path):
 
 
 def _running_after_one_finished(url, study):
+    """A run in training (its attributes written: ``pid`` is the last before training) once one finished."""
     trials = peek_trials(url, study)
     if sum(t["state"] == "COMPLETE" for t in trials) >= 1:
-        return next((t["number"] for t in trials if t["state"] == "RUNNING"), None)
+        return next((t["number"] for t in trials if t["state"] == "RUNNING" and "pid" in t["attrs"]), None)
     return None
 
 

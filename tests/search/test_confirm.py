@@ -197,3 +197,20 @@ def read_confirmed(config):
     from mgsearch.store.runs import run_groups
 
     return run_groups(read_study(config.storage, config.name).confirmed)
+
+
+def test_an_interrupt_during_a_database_write_waits_for_the_write():
+    import signal
+
+    from mgsearch.search.retrain import Interrupts
+
+    interrupts = Interrupts()
+    interrupts.handler(signal.SIGINT, None)  # outside training: deferred
+    assert interrupts.pending == f"signal {int(signal.SIGINT)}"
+    with pytest.raises(KeyboardInterrupt, match="signal"):
+        interrupts.check()
+    fresh = Interrupts()
+    with pytest.raises(KeyboardInterrupt, match="signal 15"):
+        with fresh.interruptible():  # inside training: at once
+            fresh.handler(15, None)
+    assert not fresh.now and fresh.pending is None
