@@ -1,8 +1,9 @@
 """``mgsearch calibrate``: does the search's cheap score rank architectures the way the final protocol does?
 
 ``n`` candidates are drawn from the study's space (knob by knob, uniformly, seeded by the study's
-seed) and each is fitted to the budget with :func:`mgsearch.fitting.scale_to_budget` (``grow=True``:
-scaled up or down onto the binding limit, as the search's candidates are), keeping distinct specs.
+seed) and each is fitted to the budget with the search's own :func:`mgsearch.search.budget.fit_to_budget`
+(:func:`mgsearch.fitting.scale_to_budget` with ``grow=True``, filled slot by slot towards the binding
+limit, as ``fill_budget`` candidates are), keeping distinct specs.
 Each candidate is trained twice from scratch with the study's seed: at the search fidelity (its
 validation accuracy is the score the search ranks by) and at the confirm protocol (test accuracy,
 measured once at the end). :func:`mgsearch.evidence.calibration` then gives Spearman's rho and
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from mgsearch.errors import BudgetError
 from mgsearch.evidence import Calibration, calibration, calibration_pairs
-from mgsearch.search.budget import Budget, budget_check
+from mgsearch.search.budget import Budget, budget_check, fit_to_budget
 from mgsearch.search.confirm import confirm_protocol
 from mgsearch.search.retrain import PlannedRun, run_planned, study_protocol
 from mgsearch.spec import ArchSpec
@@ -39,7 +40,6 @@ def calibration_candidates(space: "SearchSpace", budget: Budget, n: int, seed: i
     """``n`` distinct candidates of ``space`` fitted to ``budget`` (see the module docstring); a budget
     without an analytic limit keeps the sampled specs as they are. :class:`BudgetError` when the space
     gives fewer than ``n`` distinct candidates within the budget."""
-    from mgsearch.fitting import scale_to_budget
     from mgsearch.metrics import ANALYTIC, get_metric
 
     fits = budget_check(budget)
@@ -48,7 +48,7 @@ def calibration_candidates(space: "SearchSpace", budget: Budget, n: int, seed: i
     seen: set[str] = set()
     draws = DRAWS_PER_CANDIDATE * n
     for spec in space.sample(draws, seed=seed):
-        fitted = scale_to_budget(spec, fits, grow=True) if fit else spec
+        fitted = fit_to_budget(spec, budget) if fit else spec
         if fitted is None or not fits(fitted) or fitted.hash in seen:
             continue
         seen.add(fitted.hash)

@@ -49,8 +49,7 @@ def test_calibration_reports_intervals_and_top_k_overlap():
 
 
 def test_candidates_are_distinct_and_fitted_to_the_budget():
-    from mgsearch.fitting import scale_to_budget
-    from mgsearch.search.budget import budget_check
+    from mgsearch.search.budget import fit_to_budget
 
     space = SearchSpace.from_file("search_spaces/mgic.toml")
     budget = Budget(max_params=50_000)
@@ -58,13 +57,13 @@ def test_candidates_are_distinct_and_fitted_to_the_budget():
     assert len({s.hash for s in specs}) == 4
     expected: list[str] = []
     for sample in space.sample(200, seed=0):  # the samples, each fitted by the one fitting function
-        fitted = scale_to_budget(sample, budget_check(budget), grow=True)
+        fitted = fit_to_budget(sample, budget)
         if fitted is not None and fitted.hash not in expected:
             expected.append(fitted.hash)
         if len(expected) == 4:
             break
     assert [s.hash for s in specs] == expected
-    assert all(cost(s).params <= 50_000 for s in specs)
+    assert all(0.9 * 50_000 <= cost(s).params <= 50_000 for s in specs)  # onto the budget, as the search fits
 
 
 @pytest.fixture
@@ -101,8 +100,12 @@ def test_calibrate_trains_each_candidate_at_both_fidelities_and_resumes(micro, m
     for t in finished:
         by_index.setdefault(t.user_attrs["source_trial"], set()).add(t.user_attrs["spec_hash"])
     assert sorted(by_index) == [0, 1, 2] and all(len(h) == 1 for h in by_index.values())
-    assert result.calibration.n == 3 and -1 <= result.calibration.spearman <= 1
-    assert result.to_dict()["kendall"] == pytest.approx(result.calibration.kendall)
+    cal = result.calibration
+    assert cal.n == 3
+    if len(set(cal.cheap)) == 1 or len(set(cal.full)) == 1:  # e.g. every candidate at chance: no ranking
+        assert math.isnan(cal.spearman) and result.to_dict()["kendall"] is None
+    else:
+        assert -1 <= cal.spearman <= 1 and result.to_dict()["kendall"] == pytest.approx(cal.kendall)
     run_calibrate(micro, progress=False)
     assert counter.calls == 3  # nothing left to train
 
