@@ -23,7 +23,8 @@ uniform scaling can stop far below the budget (a 3-stage network of widths ``8k/
 ``((k+1)/k)^2`` per step). The last steps are then taken slot by slot: greedily, the one-step widening
 of a single slot (to its next width under the same rule: its step, ``allowed``) that gives the highest
 budget use and still fits, until the use reaches :data:`FILL_TARGET` of the binding limit or no
-single widening fits; when none does, a widening paired with one step down of another slot is tried.
+single widening fits; when none does, a wider jump of one slot and then a widening paired with one
+step down of another slot are tried (:func:`fill_slots`).
 
 This module is pure Python (no torch, no optuna); search, strategies and shrink may all import it.
 """
@@ -142,11 +143,11 @@ def fill_slots(
 
     ``use(spec)``: the share of the binding limit the spec uses (1.0 = at the limit); ``fits`` the
     budget check; ``steps``: each slot's step (default its ``multiple_of``). While ``use < target``,
-    every slot's next :data:`FILL_LOOKAHEAD` widths (:func:`next_widths`) are tried alone (an MGIC
-    conv's cost is not monotone in its width) and the widening with the highest use
-    that still fits is taken; when no single widening fits, a widening paired with one step down of
-    another slot (:func:`previous_width`, never below ``min_width``) is tried the same way. Returns
-    the spec when the target is reached or no move raises the use.
+    every slot's next width (:func:`next_width`) is tried alone and the widening with the highest use
+    that still fits is taken; where none fits, the widths after it, up to :data:`FILL_LOOKAHEAD` (an
+    MGIC conv's cost is not monotone in its width), and then a one-step widening paired with one
+    step down of another slot (:func:`previous_width`, never below ``min_width``) are tried the same
+    way. Returns the spec when the target is reached or no move raises the use.
     """
     grid = _grid(spec, steps)
     current = use(spec)
@@ -155,8 +156,9 @@ def fill_slots(
         values = [s.value for s in slots]
         up = [next_widths(s, g, FILL_LOOKAHEAD) for s, g in zip(slots, grid)]
         down = [previous_width(s, g, min_width=min_width) for s, g in zip(slots, grid)]
-        moves = [{i: w} for i, ws in enumerate(up) for w in ws]
-        best = _best_move(spec, values, moves, fits, use, current)
+        best = _best_move(spec, values, [{i: ws[0]} for i, ws in enumerate(up) if ws], fits, use, current)
+        if best is None:  # no one-step widening fits: a wider width may cost less (MGIC levels)
+            best = _best_move(spec, values, [{i: w} for i, ws in enumerate(up) for w in ws[1:]], fits, use, current)
         if best is None:  # no single widening fits: trade one step of another slot for it
             pairs = [{i: ws[0], j: v} for i, ws in enumerate(up) if ws
                      for j, v in enumerate(down) if v is not None and j != i]

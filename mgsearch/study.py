@@ -136,7 +136,7 @@ class StudyConfig:
     #: parsed form (``Strategy.parse_settings``, done once when the file is read)
     strategy_tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     strategy_settings: Any = field(default=None, compare=False, repr=False)
-    baseline_sizes: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5)
+    baseline_sizes: tuple[float, ...] = (1.0,)
     #: ``[confirm]``: the final protocol of ``mgsearch confirm`` / ``calibrate`` (epochs None: twice the
     #: search's epochs), how many distinct top trials and seeds; ``[calibrate]``: candidates, top-k
     confirm_epochs: int | None = None
@@ -655,7 +655,7 @@ def parse_study_config(
             return None
         return tuple(sorted({float(x) for x in v}))
 
-    sizes = get(data.get("baselines", {}), "baselines", "sizes", (0.5, 0.75, 1.0, 1.25, 1.5), sizes_check,
+    sizes = get(data.get("baselines", {}), "baselines", "sizes", (1.0,), sizes_check,
                 "a non-empty list of budget fractions in [0.05, 20], e.g. [0.5, 1.0, 1.5]")
 
     # [confirm], [calibrate]: the final protocol and the sizes of confirm / calibrate runs

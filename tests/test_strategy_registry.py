@@ -92,9 +92,9 @@ def _study(tmp_path: Path, root: Path, *, strategy: str = TOY, table: str = "[to
 
 # --------------------------------------------------------------------------- the registry
 def test_builtin_strategies_and_the_names_a_study_may_use():
-    assert strategy_names()[:3] == ("direct", "lwdna", "uniform")
+    assert strategy_names()[:3] == ("direct", "lwdna", "baseline")
     assert strategy_names(lambda s: s.searches)[:2] == ("direct", "lwdna")
-    assert "uniform" not in strategy_names(lambda s: s.searches)  # driven by `mgsearch baseline`
+    assert "baseline" not in strategy_names(lambda s: s.searches)  # driven by `mgsearch baseline`
     assert get_strategy("lwdna").table == "lwdna"
 
 
@@ -102,7 +102,7 @@ def test_unknown_strategy_is_one_line_listing_the_known_ones():
     with pytest.raises(ConfigError) as err:
         get_strategy("nope")
     message = str(err.value)
-    assert "\n" not in message and "'nope'" in message and "direct, lwdna, uniform" in message
+    assert "\n" not in message and "'nope'" in message and "direct, lwdna, baseline" in message
 
 
 def test_duplicates_and_non_strategies_are_refused(toy):
@@ -161,8 +161,8 @@ def test_study_files_name_it_and_its_table_is_parsed_once(toy, tmp_path, tiny_im
         load_study_config(_study(tmp_path, root, strategy="direct"))
     with pytest.raises(ConfigError, match=r"study.strategy='toy-nope' is not allowed: one of direct, lwdna, oneshot, toy-fill"):
         load_study_config(_study(tmp_path, root, strategy="toy-nope", table=""))
-    with pytest.raises(ConfigError, match=r"study.strategy='uniform' is not allowed"):
-        load_study_config(_study(tmp_path, root, strategy="uniform", table=""))
+    with pytest.raises(ConfigError, match=r"study.strategy='baseline' is not allowed"):
+        load_study_config(_study(tmp_path, root, strategy="baseline", table=""))
 
 
 def test_reading_an_lwdna_study_file_imports_neither_torch_nor_optuna(tmp_path, tiny_image_folder):

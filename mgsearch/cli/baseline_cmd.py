@@ -1,4 +1,4 @@
-"""`mgsearch baseline STUDY.toml`: train the uniform-width reference networks of the study's family."""
+"""`mgsearch baseline STUDY.toml`: train the networks a user would build instead of searching, at the budget."""
 
 from __future__ import annotations
 
@@ -11,13 +11,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "baseline",
-        help="train uniform-width baselines at the study's fidelity",
-        description="Scale the study family's reference network uniformly to several fractions of the budget, "
-        "train each at the study's fidelity and store them as the study <name>.baselines in the same database. "
+        help="train the baselines a user would build (dense ResNet, uniform network, ...) at the budget",
+        description="Scale each reference network of the study's space onto the budget (at least 97%% of the "
+        "binding limit where the widths' steps allow): uniform@budget (the space's middle structure with "
+        "uniform widths), dense-resnet@budget (the He et al. CIFAR ResNet with the space's depth) and the "
+        "family's own references; train each at the study's protocol and store them as the study "
+        "<name>.baselines in the same database, labelled in the trial attribute baseline_name. "
         "Baselines already trained are skipped.",
     )
     add_study_arguments(p)
-    p.add_argument("--sizes", help="comma-separated budget fractions (default: [baselines] sizes, else 0.5,0.75,1,1.25,1.5)")
+    p.add_argument("--sizes", help="comma-separated budget fractions, each for every kind (default: [baselines] sizes, else 1)")
     p.add_argument("--json", action="store_true", help="print the baselines as JSON")
     p.set_defaults(func=run)
 
@@ -46,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
     else:
-        table = [[r["baseline_name"], r["trial"], r["status"], round(r["val_acc"], 4), r["params"], r["macs"]] for r in rows]
+        table = [[r["baseline_name"], r["trial"], r["status"], round(r["val_acc"], 4), r["params"], r["macs"],
+                  "" if r["budget_use"] is None else f"{r['budget_use']:.1%}"] for r in rows]
         print(f"baselines of {config.name} ({config.storage_display}, study {baselines_study_name(config.name)}):")
-        print(format_table(["baseline", "trial", "status", "val_acc", "params", "MACs"], table))
+        print(format_table(["baseline", "trial", "status", "val_acc", "params", "MACs", "budget use"], table))
     return 0

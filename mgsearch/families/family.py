@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mgsearch.layers.accounting import LayerCost
     from mgsearch.spec import ArchSpec, WidthSlot
 
-__all__ = ["Family", "BlockForm", "SpaceKnobs", "RESNET_LIKE", "LEVELS"]
+__all__ = ["Family", "BlockForm", "SpaceKnobs", "RESNET_LIKE", "LEVELS", "dense_resnet"]
 
 #: topology of the ResNet-like families: a residual stream per stage (``stage.width``), and per block
 #: its own free width (``block.inner``)
@@ -119,6 +119,36 @@ class Family(ABC):
     @abstractmethod
     def build(self, spec: "ArchSpec") -> "MgsearchNet":
         """The freshly initialised network of ``spec`` (imports torch)."""
+
+    def reference_networks(self, spec: "ArchSpec") -> dict[str, "ArchSpec"]:
+        """The hand-designed networks a user would build instead of searching this family, in the
+        macro structure of ``spec`` (a space's reference network: its stage count, depths, strides):
+        label -> spec at any widths, scaled onto the budget by ``mgsearch baseline`` with the
+        classic stage profile (``mgsearch.strategies.uniform``). The labels name what each one is
+        (``dense-resnet``), the baselines store them as ``<label>@budget``.
+
+        Default: ``dense-resnet``, the He et al. CIFAR ResNet shape: a dense 3x3 stem and basic
+        blocks (two dense 3x3 convs of the stage's width, no sharing), one stage per stage of
+        ``spec`` with its depth and stride (:func:`dense_resnet`). A family adds its own (an
+        inverted-residual family: the width-multiplier MobileNet) by overriding this and calling it."""
+        return {"dense-resnet": dense_resnet(spec)}
+
+
+def dense_resnet(spec: "ArchSpec") -> "ArchSpec":
+    """The dense CIFAR ResNet (He et al. 2016, family ``resnet``) with ``spec``'s stage count,
+    depths and strides, data shape and head: stem width ``w``, stage widths ``w * 2^k`` (``k`` = the
+    stride-2 stages so far: 16/32/64 for ResNet-20 at ``w = 16``), every block's inner width its
+    stage's, no MGIC convs, no sharing. The widths are a profile only (``w = 16``): the baselines
+    scale them onto the budget."""
+    from mgsearch.spec import ArchSpec, Block, Stage, Stem
+
+    base, k, stages = 16, 0, []
+    for stage in spec.stages:
+        k += stage.stride == 2
+        width = base * 2 ** k
+        stages.append(Stage(width=width, blocks=tuple(Block(inner=width) for _ in stage.blocks), stride=stage.stride))
+    return ArchSpec(family="resnet", stem=Stem(width=base), stages=tuple(stages), in_channels=spec.in_channels,
+                    num_classes=spec.num_classes, input_size=spec.input_size, head=spec.head)
 
 
 class BlockForm(ABC):

@@ -144,7 +144,7 @@ def pareto_figure(data: StudyData, cost: str = "params") -> go.Figure:
             name=f"{b.name} (baseline)", x=[b.cost], y=[b.val_acc], mode="markers+text", text=[b.name],
             textposition="top center", textfont=dict(color=COLORS["baseline"], size=12),
             marker=dict(color=COLORS["baseline"], symbol="star", size=15, line=_outline("star", COLORS["baseline"])),
-            hovertemplate=f"<b>{b.name}</b> (uniform baseline)<br>val acc %{{y:.4f}}<br>{metric.label} %{{x:,}}"
+            hovertemplate=f"<b>{b.name}</b> (baseline)<br>val acc %{{y:.4f}}<br>{metric.label} %{{x:,}}"
                           "<extra></extra>"))
     limit = data.limits.get(axis)
     if limit:
@@ -193,7 +193,7 @@ def hypervolume_figure(data: StudyData) -> go.Figure:
 
 
 def width_heatmap(data: StudyData, cost: str = "params") -> go.Figure | None:
-    """Per-layer widths of the Pareto set (cheapest first) next to the uniform baselines: the
+    """Per-layer widths of the Pareto set (cheapest first) next to the baselines: the
     heterogeneity picture. Columns are width slots, rows networks; the number in a cell is the width."""
     front = pareto_front(data.records, cost)
     base = [r for r in data.baselines if r.spec is not None]
@@ -208,7 +208,7 @@ def width_heatmap(data: StudyData, cost: str = "params") -> go.Figure | None:
         hovertemplate="%{y}<br>%{x}: %{z}<extra></extra>",
     )
     fig = go.Figure(heat)
-    fig.update_layout(title="Per-layer widths: Pareto set (top, cheapest first) and uniform baselines",
+    fig.update_layout(title="Per-layer widths: Pareto set (top, cheapest first) and the baselines",
                       **{**_LAYOUT, "height": max(300, 120 + 24 * len(prof.labels))})
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(type="category", tickangle=-45)
@@ -368,7 +368,7 @@ def best_so_far_figure(data: StudyData) -> go.Figure | None:
 
 def layer_profile_figure(data: StudyData, cost: str = "params") -> go.Figure | None:
     """The width profile of each Pareto-front network (by ``cost``) as a line over its convolutions in
-    network order (x = layer index, so depth shows as the line's length), beside the uniform baselines
+    network order (x = layer index, so depth shows as the line's length), beside the baselines
     (black, dashed): the Heterogeneity Hypothesis picture. None when there is nothing to draw."""
     profiles = layer_profiles(pareto_front(data.records, cost), [r for r in data.baselines if r.spec is not None])
     if not profiles:
@@ -388,9 +388,9 @@ def layer_profile_figure(data: StudyData, cost: str = "params") -> go.Figure | N
         fig.add_trace(go.Scatter(
             x=list(range(1, p.depth + 1)), y=p.widths, mode="lines+markers", name=f"{p.label} (baseline, {p.depth} layers)",
             line=dict(color=COLORS["baseline"], width=1.5, dash=_DASHES[(j + 1) % len(_DASHES)]), marker=dict(size=4),
-            text=p.layers, hovertemplate=f"<b>{p.label}</b> (uniform)<br>layer %{{x}}: %{{text}}<br>width %{{y}}"
+            text=p.layers, hovertemplate=f"<b>{p.label}</b> (baseline)<br>layer %{{x}}: %{{text}}<br>width %{{y}}"
                                          "<extra></extra>"))
-    fig.update_layout(title="Width per layer in network order: Pareto front (light = cheapest) vs uniform baselines",
+    fig.update_layout(title="Width per layer in network order: Pareto front (light = cheapest) vs the baselines",
                       **_LAYOUT)
     fig.update_xaxes(title="convolution layer (network order, stem = 1)")
     fig.update_yaxes(title="output channels", rangemode="tozero")

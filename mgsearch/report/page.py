@@ -134,7 +134,7 @@ def _row(rec: TrialRecord, on_front: bool, baseline: bool, shown: list[Metric], 
 
 
 def _answer_html(data: StudyData) -> str:
-    """Which network at the budget, and is it better than the obvious one (the best uniform baseline)."""
+    """Which network at the budget, and is it better than the obvious one (the best baseline)."""
     cmp = compare_to_baseline(data)
     top, base = cmp.best, cmp.baseline
 
@@ -148,12 +148,12 @@ def _answer_html(data: StudyData) -> str:
     if base is not None:
         gain = 100 * (cmp.gain or 0.0)
         verdict = "better than" if gain > 0 else ("level with" if gain == 0 else "worse than")
-        text += (f"; <b>{abs(gain):.1f} points {verdict}</b> the best uniform baseline "
+        text += (f"; <b>{abs(gain):.1f} points {verdict}</b> the best baseline "
                  f"<b>{_e(base.label)}</b> ({_e(desc(base))})." if gain else
-                 f"; level with the best uniform baseline <b>{_e(base.label)}</b> ({_e(desc(base))}).")
+                 f"; level with the best baseline <b>{_e(base.label)}</b> ({_e(desc(base))}).")
     else:
         where = data.source or "STUDY.toml"
-        text += (f'. <span class="note">No uniform baseline in this database to compare with: '
+        text += (f'. <span class="note">No baseline in this database to compare with: '
                  f"<code>mgsearch baseline {_e(where)}</code> trains them at the same budget and fidelity.</span>")
     confirmed = confirmed_sentence(data)
     if confirmed:

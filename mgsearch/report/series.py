@@ -89,7 +89,7 @@ def feasible_view(data: StudyData, cost: str = "params", *, pad: float = 0.06) -
 
 @dataclass
 class BaselinePoint:
-    """A uniform baseline drawn on a front: its name (the label next to its marker), cost and accuracy."""
+    """A baseline (dense-resnet@budget, uniform@budget, ...) drawn on a front: its name (the label next to its marker), cost and accuracy."""
 
     name: str
     cost: float
@@ -370,7 +370,7 @@ def hypervolume_reference(data: StudyData, cost: str = "params") -> float:
 # --------------------------------------------------------------------------- the answer
 @dataclass
 class Comparison:
-    """The best feasible trial against the best feasible uniform baseline (either may be None)."""
+    """The best feasible trial against the best feasible baseline (either may be None)."""
 
     best: TrialRecord | None
     baseline: TrialRecord | None

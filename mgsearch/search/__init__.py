@@ -1,7 +1,7 @@
 """Budgeted architecture search with Optuna: objective, constraints, pruning, storage, workers, baselines.
 
 * :func:`run_search` — create / resume / join (``worker=True``) a study and run it to ``n_trials``;
-* :func:`run_baselines` — train the uniform-width reference networks into ``<name>.baselines``;
+* :func:`run_baselines` — train the baselines (dense-resnet@budget, uniform@budget, ...) into ``<name>.baselines``;
 * :class:`Objective`, :class:`OptunaChooser`, :func:`open_storage`, :func:`pareto_rows`.
 
 What every trial stores is the "Study storage contract" in ``docs/architecture.md``; the user

@@ -1,12 +1,17 @@
-"""Uniform-width baselines: the study family's reference network scaled to several sizes around the budget.
+"""The baselines a user would really build, at the budget: ``mgsearch baseline``.
 
-Each baseline is a candidate of the registered ``uniform`` strategy
-(:mod:`mgsearch.strategies.uniform`: the space's middle network with the 1/2/4 stage width profile,
-scaled by :func:`mgsearch.fitting.scale_to_budget` to ``size x`` the budget, params when
-``max_params`` is set, else MACs). The baselines are trained at the study's fidelity with the same
-recipe and seed, through the objective's public training path
+Each baseline is a candidate of the registered ``baseline`` strategy
+(:mod:`mgsearch.strategies.uniform`): per budget fraction ``size`` (``[baselines] sizes``, default
+``[1.0]``) and per kind the space offers (:func:`mgsearch.strategies.uniform.reference_networks`:
+``dense-resnet``, the He et al. CIFAR ResNet with the space's stage count and depths; a family's own
+references; ``uniform``, the space's middle structure with the 1/2/4 stage width profile), the network
+scaled onto ``size x`` the analytic limits and filled to at least 97 % of the binding one where the
+widths' steps allow. The baselines are trained at the study's protocol (fidelity, recipe, seed)
+through the objective's public training path
 (:meth:`~mgsearch.search.objective.Objective.train_trial`), and stored as the study
-``<name>.baselines`` in the same database, with ``baseline_name`` (e.g. ``uniform-1x``) on each trial.
+``<name>.baselines`` in the same database, each trial labelled in ONE attribute,
+``baseline_name`` (:data:`BASELINE_LABEL_ATTR`: ``dense-resnet@budget``, ``uniform@budget``,
+``uniform@0.5x``, ...), with ``strategy = "baseline"`` and its ``budget_use``.
 """
 
 from __future__ import annotations
@@ -25,10 +30,14 @@ if TYPE_CHECKING:
     from mgsearch.space import SearchSpace
     from mgsearch.strategies import Candidate
 
-__all__ = ["baseline_candidates", "baseline_specs", "run_baselines", "baseline_study_name", "BASELINE_STRATEGY"]
+__all__ = ["baseline_candidates", "baseline_specs", "baseline_kinds", "run_baselines", "baseline_study_name",
+           "BASELINE_STRATEGY", "BASELINE_LABEL_ATTR"]
 
-#: the registered strategy that proposes the baselines (settings: ``{"size": fraction of the budget}``)
-BASELINE_STRATEGY = "uniform"
+#: the registered strategy that proposes the baselines (settings: ``{"size": budget fraction, "kind": label}``);
+#: also the ``strategy`` attribute of every baseline trial
+BASELINE_STRATEGY = "baseline"
+#: the one trial attribute holding a baseline's label (``uniform@budget``, ``dense-resnet@0.5x``, ...)
+BASELINE_LABEL_ATTR = "baseline_name"
 
 
 def baseline_study_name(config: StudyConfig) -> str:
@@ -38,12 +47,23 @@ def baseline_study_name(config: StudyConfig) -> str:
     return baselines_study_name(config.name)
 
 
-def baseline_candidates(space: "SearchSpace", budget: Budget, sizes: Sequence[float]) -> list["Candidate"]:
-    """One candidate per size (ascending), each with its ``baseline_name`` attribute.
+def baseline_kinds(space: "SearchSpace") -> list[str]:
+    """The baseline kinds ``space`` offers, in training order (``dense-resnet``, ..., ``uniform``):
+    the ``baseline`` strategy's :meth:`~mgsearch.strategies.uniform.BaselineStrategy.kinds`."""
+    from mgsearch.strategies import get_strategy
 
-    Sizes whose targets round to the same network are kept once; sizes that not even the narrowest
-    uniform network fits are left out. :class:`BudgetError` when the budget has neither params nor
-    MACs, or when no size fits (the message names the largest size).
+    return get_strategy(BASELINE_STRATEGY).kinds(space)
+
+
+def baseline_candidates(space: "SearchSpace", budget: Budget, sizes: Sequence[float] = (1.0,),
+                        kinds: Sequence[str] | None = None) -> list["Candidate"]:
+    """One candidate per size (ascending) and kind (default: every kind of :func:`baseline_kinds`),
+    each with its ``baseline_name`` attribute.
+
+    Candidates that round to a network already listed are kept once (the first label: for a dense
+    ResNet space ``dense-resnet`` and ``uniform`` are the same network); sizes that not even the
+    narrowest network of a kind fits are left out. :class:`BudgetError` when the budget has neither
+    params nor MACs, or when nothing fits (the message names the largest size).
     """
     from mgsearch.strategies import StrategyContext, get_strategy
 
@@ -53,25 +73,26 @@ def baseline_candidates(space: "SearchSpace", budget: Budget, sizes: Sequence[fl
     seen: set[str] = set()
     error: BudgetError | None = None
     for size in sorted(sizes):
-        settings = strategy.parse_settings({"size": size}, source="baselines")
-        context = dataclasses.replace(base, settings=settings)
-        try:
-            candidate = strategy.propose(None, context)
-        except BudgetError as exc:
-            error = exc
-            continue
-        if candidate.spec.hash not in seen:
-            seen.add(candidate.spec.hash)
-            out.append(candidate)
+        for kind in kinds or baseline_kinds(space):
+            settings = strategy.parse_settings({"size": size, "kind": kind}, source="baselines")
+            context = dataclasses.replace(base, settings=settings)
+            try:
+                candidate = strategy.propose(None, context)
+            except BudgetError as exc:
+                error = exc
+                continue
+            if candidate.spec.hash not in seen:
+                seen.add(candidate.spec.hash)
+                out.append(candidate)
     if not out:
         raise error or BudgetError("no baseline sizes given")
     return out
 
 
-def baseline_specs(space: "SearchSpace", budget: Budget, sizes: Sequence[float]) -> list[tuple[str, ArchSpec]]:
-    """``[(baseline_name, spec)]``: the largest uniform network within ``size x`` the budget, per size
-    (see :func:`baseline_candidates`)."""
-    return [(c.attrs["baseline_name"], c.spec) for c in baseline_candidates(space, budget, sizes)]
+def baseline_specs(space: "SearchSpace", budget: Budget, sizes: Sequence[float] = (1.0,),
+                   kinds: Sequence[str] | None = None) -> list[tuple[str, ArchSpec]]:
+    """``[(baseline_name, spec)]`` of :func:`baseline_candidates`."""
+    return [(c.attrs[BASELINE_LABEL_ATTR], c.spec) for c in baseline_candidates(space, budget, sizes, kinds)]
 
 
 def run_baselines(
@@ -83,9 +104,10 @@ def run_baselines(
     train_fn: Callable[..., Any] | None = None,
     prepared: tuple[Any, "SearchSpace", str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Train the uniform baselines (skipping those already trained) into ``<name>.baselines``.
+    """Train the baselines (skipping those already trained) into ``<name>.baselines``.
 
-    Returns one row per baseline: ``baseline_name``, ``trial``, ``status``, ``val_acc``, ``params``, ``macs``.
+    Returns one row per baseline: ``baseline_name``, ``trial``, ``status``, ``val_acc``, ``params``,
+    ``macs``, ``budget_use`` (the share of the binding analytic limit of the study's budget).
     """
     import optuna
 
@@ -97,14 +119,18 @@ def run_baselines(
 
     check_url(config.storage)  # in-memory, unparseable: refused before any data is loaded
     quiet_optuna(verbose)
-    base_config = config.replace(pruner="none", objectives=("val_acc",), repair=False, strategy="direct")
+    # the study's own config with the baselines' protocol; "direct" and fill_budget=false are what the
+    # stored config of <name>.baselines has always said (a resumed one must match), the trials store
+    # their own strategy, "baseline", and are fitted by it
+    base_config = config.replace(pruner="none", objectives=("val_acc",), repair=False, strategy="direct",
+                                 fill_budget=False)
     storage = open_storage(config.storage, heartbeat_interval=None, grace_period=None)  # ask/tell: no heartbeat
     database = DatabaseWatch(config.storage, storage)
     dataset, space, device = prepared or prepare(config)
     budget = Budget.from_config(config)
     candidates = baseline_candidates(space, budget, sizes or config.baseline_sizes)
     study = open_study(storage, base_config, dataset, create=True, seed=config.seed, name=baseline_study_name(config))
-    done = {(t.user_attrs.get("baseline_name"), t.user_attrs.get("spec_hash")): t
+    done = {(t.user_attrs.get(BASELINE_LABEL_ATTR), t.user_attrs.get("spec_hash")): t
             for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
             if t.user_attrs.get("status") in ("trained", "diverged")}
     objective = Objective(config=base_config, space=space, dataset=dataset, device=device, train_fn=train_fn)
@@ -117,7 +143,7 @@ def run_baselines(
         bar = tqdm(total=len(candidates), desc=f"{config.name} baselines", unit="net", file=sys.stderr)
     try:
         for candidate in candidates:
-            spec, name = candidate.spec, candidate.attrs["baseline_name"]
+            spec, name = candidate.spec, candidate.attrs[BASELINE_LABEL_ATTR]
             database.check()  # the file is still the one opened (not deleted or replaced)
             c = cost(spec)
             earlier = done.get((name, spec.hash))
@@ -127,9 +153,11 @@ def run_baselines(
                 constraints = budget.analytic_constraints(c, spec)
                 for key, value in constraints.items():
                     trial.set_constraint(key, value)
-                # baseline trials keep the stored strategy "direct" of the storage contract
-                attrs = {"strategy": base_config.strategy, **candidate.trial_attrs(),
+                attrs = {"strategy": BASELINE_STRATEGY, **candidate.trial_attrs(),
                          **candidate_attrs(spec, c, constraints, budget.names)}
+                use = budget.use(c, spec)
+                if use is not None:
+                    attrs["budget_use"] = use
                 try:
                     value = objective.train_trial(trial, spec, attrs, t0)
                 except BaseException:
@@ -140,12 +168,14 @@ def run_baselines(
             else:
                 row_acc, row_status, number = float(earlier.user_attrs["val_acc"]), earlier.user_attrs["status"], earlier.number
             rows.append({"baseline_name": name, "trial": number, "status": row_status, "val_acc": row_acc,
-                         "params": c.params, "macs": c.macs})
+                         "params": c.params, "macs": c.macs, "budget_use": budget.use(c, spec)})
             if bar is not None:
                 bar.update(1)
             elif lines:
+                use = rows[-1]["budget_use"]
                 print(f"baseline {name} (trial {number}) {row_status}: val_acc {row_acc:.4f}, {c.params:,} params, "
-                      f"{c.macs:,} MACs | {len(rows)}/{len(candidates)}", file=sys.stderr, flush=True)
+                      f"{c.macs:,} MACs" + (f", {use:.1%} of the budget" if use is not None else "")
+                      + f" | {len(rows)}/{len(candidates)}", file=sys.stderr, flush=True)
     finally:
         if bar is not None:
             bar.close()

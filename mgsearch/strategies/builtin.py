@@ -12,9 +12,9 @@ from mgsearch.strategies.direct import DIRECT
 from mgsearch.strategies.lwdna import LWDNA
 from mgsearch.strategies.oneshot import ONESHOT
 from mgsearch.strategies.registry import register_strategy
-from mgsearch.strategies.uniform import UNIFORM
+from mgsearch.strategies.uniform import BASELINE
 
-BUILTIN_STRATEGIES = (DIRECT, LWDNA, UNIFORM, ONESHOT)
+BUILTIN_STRATEGIES = (DIRECT, LWDNA, BASELINE, ONESHOT)
 
 for _strategy in BUILTIN_STRATEGIES:
     register_strategy(_strategy)

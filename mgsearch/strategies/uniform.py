@@ -1,13 +1,17 @@
-"""The uniform-width baseline: the space's reference network with the classic width profile, at a
-fraction of the budget (``mgsearch baseline`` runs it once per size; a study file cannot name it).
+"""The baselines: the networks a user would build instead of searching, scaled onto the budget
+(``mgsearch baseline`` runs them; a study file cannot name this strategy; trials store
+``strategy = "baseline"`` and ``baseline_name``, e.g. ``uniform@budget``).
 
-The reference architecture is the space's "middle" network (:class:`MiddleChooser`: every depth at
-the middle of its range, no weight sharing where the space allows ``share = 1``, the first
-group-size choice of each stage). Its widths follow the uniform profile: the stem and every width of
-stage ``i`` are ``base * 2^k``, ``k`` = the number of stride-2 stages up to ``i`` (16/32/64 for
-ResNet-20), and ``base`` is the largest that keeps the network within ``size x`` the budget (params
-when the budget has a params limit, else MACs), found by :func:`mgsearch.fitting.scale_to_budget`
-with the profile above, so the baselines round like every other scaling.
+``uniform``: the space's "middle" network (:class:`MiddleChooser`: every depth at the middle of its
+range, no weight sharing where the space allows ``share = 1``, the first group-size choice of each
+stage) with the uniform profile: the stem and every width of stage ``i`` are ``base * 2^k``, ``k`` =
+the number of stride-2 stages up to ``i`` (16/32/64 for ResNet-20). The other kinds come from the
+space's family (:meth:`~mgsearch.families.family.Family.reference_networks`: ``dense-resnet``, the He
+et al. CIFAR ResNet with the space's stage count and depths; an inverted-residual family adds its
+width-multiplier MobileNet there), with the same profile. Each is scaled by
+:func:`mgsearch.fitting.scale_to_budget` (``grow``, filled slot by slot) onto ``size x`` the
+analytic limits, so the baselines round like every other scaling and use at least
+:data:`~mgsearch.fitting.FILL_TARGET` of the budget where the widths' steps allow.
 """
 
 from __future__ import annotations
@@ -26,22 +30,35 @@ from mgsearch.strategies.strategy import Candidate, Strategy, StrategyContext
 if TYPE_CHECKING:  # pragma: no cover
     from mgsearch.space import SearchSpace
 
-__all__ = ["UniformStrategy", "UniformSettings", "UNIFORM", "reference_spec", "uniform_profile", "uniform_steps",
-           "uniform_spec", "baseline_metric"]
+__all__ = ["BaselineStrategy", "BaselineSettings", "BASELINE", "UNIFORM_KIND", "UniformStrategy", "UniformSettings",
+           "UNIFORM", "reference_spec", "reference_networks", "uniform_profile", "uniform_steps", "uniform_spec",
+           "baseline_metric"]
 
 _STAGE = re.compile(r"stages\[(\d+)\]")
 
 
+#: the label of the space's own reference network with uniform widths
+UNIFORM_KIND = "uniform"
+
+
 @dataclass(frozen=True)
-class UniformSettings:
-    """``size``: the fraction of the budget the baseline may use (1.0 = the budget)."""
+class BaselineSettings:
+    """``kind``: which reference network (``uniform``, the space's middle structure with uniform
+    widths, or a label of its family's :meth:`~mgsearch.families.family.Family.reference_networks`,
+    e.g. ``dense-resnet``); ``size``: the fraction of the budget it may use (1.0 = the budget)."""
 
     size: float = 1.0
+    kind: str = UNIFORM_KIND
 
     @property
     def baseline_name(self) -> str:
-        """``uniform-<size>x`` (e.g. ``uniform-1x``, ``uniform-0.5x``): the stored ``baseline_name``."""
-        return f"uniform-{self.size:g}x"
+        """``<kind>@budget`` at the budget, ``<kind>@<size>x`` at another fraction of it (e.g.
+        ``uniform@budget``, ``dense-resnet@0.5x``): the stored ``baseline_name``."""
+        return f"{self.kind}@budget" if self.size == 1.0 else f"{self.kind}@{self.size:g}x"
+
+
+#: the settings' earlier name (a uniform network at a fraction of the budget)
+UniformSettings = BaselineSettings
 
 
 def reference_spec(space: "SearchSpace") -> ArchSpec:
@@ -70,19 +87,35 @@ def uniform_profile(reference: ArchSpec) -> list[float]:
 
 
 def uniform_steps(reference: ArchSpec) -> list[int]:
-    """Per width slot: its stage's group size (1 for a dense stage), so a uniform network's stem is
-    rounded like its first stage and equals it."""
+    """Per width slot: the lcm of its stage's group size (1 for a dense stage), its ``multiple_of`` and
+    its profile value ``2^k`` (:func:`uniform_profile`), so a uniform network's stem is rounded like
+    its first stage and equals it, and the stage widths keep the exact 1 : 2 : 4 ratios (``base *
+    2^k`` rounded to a multiple of ``2^k`` is ``2^k * round(base)``)."""
     slots = width_slots(reference)
     out = []
-    for slot, i in zip(slots, _slot_stages(reference)):
+    for slot, i, level in zip(slots, _slot_stages(reference), uniform_profile(reference)):
         group = reference.stages[i].group_size or 1
-        out.append(math.lcm(group, slot.multiple_of))
+        out.append(math.lcm(group, slot.multiple_of, int(level)))
     return out
 
 
 def uniform_spec(reference: ArchSpec, base: float) -> ArchSpec:
     """``reference`` with the uniform widths ``base * 2^k`` (rounded by :func:`~mgsearch.fitting.scale_widths`)."""
     return scale_widths(reference, base, profile=uniform_profile(reference), steps=uniform_steps(reference))
+
+
+def reference_networks(space: "SearchSpace") -> dict[str, ArchSpec]:
+    """The baselines' networks of ``space`` before scaling, label -> spec: its family's hand-designed
+    references (:meth:`~mgsearch.families.family.Family.reference_networks`: ``dense-resnet``, ...),
+    then ``uniform`` (the space's middle structure, :func:`reference_spec`). Each is scaled with its
+    own classic stage profile (:func:`uniform_profile`); in a dense ResNet space ``dense-resnet`` and
+    ``uniform`` are the same network, trained once under the first label."""
+    from mgsearch.families.registry import get_family
+
+    reference = reference_spec(space)
+    out = dict(get_family(reference.family).reference_networks(reference))
+    out.setdefault(UNIFORM_KIND, reference)
+    return out
 
 
 def baseline_metric(limits: Mapping[str, float]) -> str:
@@ -94,44 +127,77 @@ def baseline_metric(limits: Mapping[str, float]) -> str:
     raise BudgetError("baselines need a budget: set budget.max_params or budget.max_macs in the study file")
 
 
-def _at_most(metric: str, limit: float) -> Callable[[ArchSpec], bool]:
-    """``fits(spec)``: the analytic ``metric`` of a spec is at most ``limit``."""
+def _at_fraction(limits: Mapping[str, float], size: float) -> tuple[Callable[[ArchSpec], bool], Callable[[ArchSpec], float]]:
+    """``(fits, use)`` for ``size x`` the analytic limits of ``limits``: whether a spec's analytic
+    metrics are within them, and the largest share of them it uses."""
     from mgsearch.cost import cost
-    from mgsearch.metrics import get_metric
+    from mgsearch.metrics import ANALYTIC, get_metric
 
-    value = get_metric(metric).value
-    return lambda spec: value(cost(spec), spec) <= limit
+    scaled = [(get_metric(n), v * size) for n, v in limits.items() if get_metric(n).kind == ANALYTIC and v > 0]
+
+    def use(spec: ArchSpec) -> float:
+        c = cost(spec)
+        return max(float(m.value(c, spec)) / limit for m, limit in scaled)
+
+    return (lambda spec: use(spec) <= 1.0), use
 
 
-class UniformStrategy(Strategy):
-    """The uniform network at ``settings.size x`` the budget; the chooser is not asked."""
+class BaselineStrategy(Strategy):
+    """A baseline network at ``settings.size x`` the budget; the chooser is not asked.
 
-    name = "uniform"
-    description = "the space's reference network with uniform widths, scaled to a fraction of the budget"
+    The network of ``settings.kind`` (:func:`reference_networks`) with its classic stage profile is
+    scaled onto the analytic limits times ``size`` by :func:`~mgsearch.fitting.scale_to_budget`
+    (grown or shrunk, the last steps filled slot by slot up to
+    :data:`~mgsearch.fitting.FILL_TARGET` of the binding limit), like every candidate of a
+    ``fill_budget`` search.
+    """
+
+    name = "baseline"
+    description = "a reference network a user would build (uniform, dense-resnet, ...), scaled onto the budget"
     searches = False
 
-    def parse_settings(self, table: Mapping[str, Any], *, source: str) -> UniformSettings:
+    def parse_settings(self, table: Mapping[str, Any], *, source: str) -> BaselineSettings:
         for key in table:
-            if key != "size":
-                raise ConfigError(f"{source}: uniform.{clip(key)} is not a known key; allowed: size")
+            if key not in ("size", "kind"):
+                raise ConfigError(f"{source}: {self.name}.{clip(key)} is not a known key; allowed: size, kind")
         size = table.get("size", 1.0)
         if isinstance(size, bool) or not isinstance(size, (int, float)) or not math.isfinite(size) or size <= 0:
-            raise ConfigError(f"{source}: uniform.size={clip_repr(size)} must be a positive budget fraction")
-        return UniformSettings(float(size))
+            raise ConfigError(f"{source}: {self.name}.size={clip_repr(size)} must be a positive budget fraction")
+        kind = table.get("kind", UNIFORM_KIND)
+        if not isinstance(kind, str) or not kind:
+            raise ConfigError(f"{source}: {self.name}.kind={clip_repr(kind)} must be a baseline label, e.g. uniform")
+        return BaselineSettings(float(size), kind)
+
+    def kinds(self, space: "SearchSpace") -> list[str]:
+        """The labels of the baselines ``space`` offers, in training order (:func:`reference_networks`)."""
+        return list(reference_networks(space))
 
     def propose(self, chooser: Any, context: StrategyContext) -> Candidate:
-        settings = context.settings if isinstance(context.settings, UniformSettings) else UniformSettings()
-        by = baseline_metric(context.limits)
-        target = settings.size * context.limits[by]
-        reference = reference_spec(context.space)
-        spec = scale_to_budget(reference, _at_most(by, target), profile=uniform_profile(reference),
-                               steps=uniform_steps(reference), grow=True)
+        settings = context.settings if isinstance(context.settings, BaselineSettings) else BaselineSettings()
+        baseline_metric(context.limits)  # a BudgetError without params / MACs limits
+        networks = reference_networks(context.space)
+        if settings.kind not in networks:
+            raise ConfigError(f"{context.source}: baseline kind {settings.kind!r} is not offered by this space; "
+                              f"allowed: {', '.join(networks)}")
+        start = networks[settings.kind]
+        fits, use = _at_fraction(context.limits, settings.size)
+        spec = scale_to_budget(start, fits, profile=uniform_profile(start), steps=uniform_steps(start), grow=True,
+                               use=use)
         if spec is None:
             raise BudgetError(
-                f"no uniform {reference.family} network of the space fits {settings.size:g}x the budget "
-                f"({by} <= {target:,.0f}); raise the budget or the baseline sizes"
+                f"no {settings.kind} {start.family} network of the space fits {settings.size:g}x the budget "
+                f"({_describe(context.limits, settings.size)}); raise the budget or the baseline sizes"
             )
         return Candidate(spec=spec, attrs={"baseline_name": settings.baseline_name})
 
 
-UNIFORM = UniformStrategy()
+def _describe(limits: Mapping[str, float], size: float) -> str:
+    from mgsearch.metrics import ANALYTIC, get_metric
+
+    return ", ".join(f"{n} <= {v * size:,.0f}" for n, v in limits.items() if get_metric(n).kind == ANALYTIC)
+
+
+BASELINE = BaselineStrategy()
+#: the strategy's earlier names (it proposed the uniform network only)
+UniformStrategy = BaselineStrategy
+UNIFORM = BASELINE

@@ -50,7 +50,7 @@ def _confirm_on(storage: list[str], quickstart: Path, capsys) -> None:
     out = _cli(capsys, "confirm", study, "--top", "1", "--seeds", "2", *storage)
     assert "seeds 0, 1" in out and re.search(r"found is \d+\.\d\d ± \d+\.\d\d points (above|below) the best "
                                              r"baseline \(seeds' ranges (do not )?overlap\)", out), out
-    assert re.search(r"found\s+#\d+", out) and "uniform-1x" in out
+    assert re.search(r"found\s+#\d+", out) and "uniform@budget" in out
     data = json.loads(_cli(capsys, "confirm", study, "--top", "1", "--seeds", "2", "--json", *storage))
     assert data["seeds"] == [0, 1] and data["runs"] == (1 + 2) * 2
     assert data["found"]["role"] == "found" and len(data["found"]["test_accs"]) == 2

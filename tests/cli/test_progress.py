@@ -231,4 +231,4 @@ def test_baseline_progress_off_a_terminal_is_plain_lines(study_file: Path, monke
     err = capsys.readouterr().err
     assert "\r" not in err and "\x1b" not in err
     shown = [line.split(" (")[0] for line in err.splitlines() if line.startswith("baseline ")]
-    assert shown == ["baseline uniform-0.5x", "baseline uniform-1x"], err
+    assert shown == ["baseline dense-resnet@0.5x", "baseline dense-resnet@budget"], err

@@ -100,10 +100,13 @@ def test_search_then_resume_then_worker_and_baseline(study_file):
     proc = mgsearch("baseline", str(study_file), "--sizes", "0.5,1", "--json", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
-    assert [r["baseline_name"] for r in rows] == ["uniform-0.5x", "uniform-1x"]
+    # a dense ResNet space: its uniform network is the dense CIFAR ResNet, trained once under that label
+    assert [r["baseline_name"] for r in rows] == ["dense-resnet@0.5x", "dense-resnet@budget"]
+    assert all(0.97 <= r["budget_use"] / size <= 1.0 for r, size in zip(rows, (0.5, 1.0)))
     assert rows[0]["params"] <= 1500 and rows[1]["params"] <= 3000
     base = optuna.load_study(study_name="cli.baselines", storage=storage)
-    assert {t.user_attrs["baseline_name"] for t in base.trials} == {"uniform-0.5x", "uniform-1x"}
+    assert {t.user_attrs["baseline_name"] for t in base.trials} == {"dense-resnet@0.5x", "dense-resnet@budget"}
+    assert {t.user_attrs["strategy"] for t in base.trials} == {"baseline"}
     # baselines already trained are not trained again
     proc = mgsearch("baseline", str(study_file), "--sizes", "0.5,1", "--json", "--no-progress")
     assert proc.returncode == 0 and len(optuna.load_study(study_name="cli.baselines", storage=storage).trials) == 2

@@ -99,7 +99,7 @@ def test_report_of_real_search(searched, tmp_path):
                 assert plots["fig-pareto-params"]["trained"] == len(trained)
                 assert plots["fig-pareto-params"]["Pareto front"] == len(front)
                 # one labelled trace per trained baseline (named after it)
-                assert sum(name.startswith("uniform") for name in plots["fig-pareto-params"]) == len(
+                assert sum("@" in name for name in plots["fig-pareto-params"]) == len(
                     [b for b in data.baselines if b.val_acc is not None])
                 assert "fig-learning-curves" in plots and "fig-best-so-far" in plots and "fig-layer-widths" in plots
                 pg.screenshot(path=str(tmp_path / "report.png"), full_page=True)

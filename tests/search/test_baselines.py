@@ -1,8 +1,10 @@
-"""Uniform baselines: sizes around the budget, stored in <name>.baselines, not retrained on a re-run."""
+"""Baselines: the dense CIFAR ResNet and the uniform network at the budget, labelled, stored in
+<name>.baselines, not retrained on a re-run."""
 
 from __future__ import annotations
 
 import importlib
+import tomllib
 
 import optuna
 import pytest
@@ -17,21 +19,71 @@ from mgsearch.spec import ArchSpec
 from mgsearch.study import load_study_config
 from tests.search.conftest import CountingTrain, fake_result
 
+#: a two-stage MGIC space (group sizes 8 / 16): its uniform network differs from the dense ResNet
+MGIC_MICRO = """
+family = "mgic"
+in_channels = 3
+num_classes = 3
+input_size = 16
+
+[stem]
+width = { min = 8, max = 16, step = 8 }
+
+[[stages]]
+stride = 1
+depth = { min = 1, max = 2 }
+width = { min = 8, max = 32, step = 8 }
+inner = { min = 8, max = 32, step = 8 }
+group_size = [8]
+
+[[stages]]
+stride = 2
+depth = 1
+width = { min = 16, max = 64, step = 16 }
+inner = { min = 16, max = 64, step = 16 }
+group_size = [16]
+"""
+
 
 @pytest.mark.parametrize("family", ["resnet", "mgic", "dacnn", "mgnet", "mgiad"])
-def test_baselines_are_uniform_and_sized_to_the_budget(family):
+def test_baselines_are_labelled_and_fill_their_share_of_the_budget(family):
     space = SearchSpace.from_file(f"search_spaces/{family}.toml")
-    specs = baseline_specs(space, Budget(max_params=100_000), [0.5, 1.0, 1.5])
-    assert specs
+    budget = Budget(max_params=100_000)
+    specs = baseline_specs(space, budget, [0.5, 1.0])
+    names = [name for name, _ in specs]
+    assert "dense-resnet@budget" in names and "dense-resnet@0.5x" in names
+    assert ("uniform@budget" in names) == (family != "resnet")  # in a ResNet space they are one network
     ref = reference_spec(space)
     for name, spec in specs:
-        size = float(name.removeprefix("uniform-").removesuffix("x"))
-        assert cost(spec).params <= size * 100_000
-        assert [s.depth for s in spec.stages] == [s.depth for s in ref.stages]
-        for stage in spec.stages:  # uniform: one width per stage
-            assert {b.inner for b in stage.blocks} == {stage.width}
-    params = [cost(s).params for _, s in specs]
-    assert params == sorted(params)
+        kind, _, size = name.partition("@")
+        share = 1.0 if size == "budget" else float(size.removesuffix("x"))
+        assert 0.97 * share * 100_000 <= cost(spec).params <= share * 100_000, name
+        if kind == "uniform":
+            assert spec.family == ref.family and [len(s.blocks) for s in spec.stages] == [len(s.blocks) for s in ref.stages]
+
+
+def test_dense_resnet_is_the_he_et_al_cifar_shape_with_the_space_depth():
+    space = SearchSpace.from_file("search_spaces/mgic.toml")
+    ref = reference_spec(space)
+    dense = dict(baseline_specs(space, Budget(max_params=270_000)))["dense-resnet@budget"]
+    assert dense.family == "resnet" and [len(s.blocks) for s in dense.stages] == [len(s.blocks) for s in ref.stages]
+    assert all(s.group_size is None and s.share == 1 for s in dense.stages)
+    assert [s.stride for s in dense.stages] == [s.stride for s in ref.stages]
+    # before the last filled steps: stem w, stages w / 2w / 4w (ResNet-20 at w = 16 is 270k params)
+    w = dense.stem.width
+    assert [dense.stages[0].width, dense.stages[1].width] == [w, 2 * w] and dense.stages[2].width in (4 * w, 4 * w + 4)
+    assert cost(dense).params >= 0.97 * 270_000
+
+
+def test_uniform_baseline_uses_the_budget_where_mgic_steps_are_coarse():
+    # the regression of issue 13: at 25k params the MGIC uniform network used 13,330 params
+    space = SearchSpace.from_file("search_spaces/mgic.toml").with_overrides(in_channels=1, input_size=28)
+    for limit in (25_000, 50_000):
+        budget = Budget(max_params=limit)
+        specs = dict(baseline_specs(space, budget))
+        assert set(specs) == {"dense-resnet@budget", "uniform@budget"}
+        for spec in specs.values():
+            assert 0.97 * limit <= cost(spec).params <= limit
 
 
 def test_uniform_profile_doubles_with_each_stride():
@@ -46,6 +98,18 @@ def test_baselines_need_a_params_or_macs_budget():
         baseline_specs(space, Budget(), [1.0])
 
 
+def test_old_sizes_keep_working_and_old_labels_still_read(write_study, monkeypatch):
+    """A study file with the old ``[baselines] sizes`` trains every kind at each size; a database whose
+    baselines carry the old labels (uniform-1x) is read and reported as before (tests/test_legacy_study.py)."""
+    config = load_study_config(write_study(space=MGIC_MICRO, budget="max_params = 20000",
+                                           extra="[baselines]\nsizes = [0.5, 1.0]"))
+    assert config.baseline_sizes == (0.5, 1.0)
+    names = [n for n, _ in baseline_specs(SearchSpace.from_dict(tomllib.loads(MGIC_MICRO)), Budget(max_params=20000),
+                                          config.baseline_sizes)]
+    assert names == ["dense-resnet@0.5x", "uniform@0.5x", "dense-resnet@budget", "uniform@budget"]
+    assert load_study_config(write_study()).baseline_sizes == (1.0,)  # the default: at the budget
+
+
 def test_run_baselines_stores_and_skips_done_ones(write_study, monkeypatch):
     from mgsearch.search import run_baselines
 
@@ -53,11 +117,13 @@ def test_run_baselines_stores_and_skips_done_ones(write_study, monkeypatch):
     monkeypatch.setattr(importlib.import_module("mgsearch.train"), "train", calls)
     config = load_study_config(write_study(budget="max_params = 4000"))
     rows = run_baselines(config, sizes=[0.5, 1.0], progress=False)
-    assert [r["baseline_name"] for r in rows] == ["uniform-0.5x", "uniform-1x"] and calls.calls == 2
+    assert [r["baseline_name"] for r in rows] == ["dense-resnet@0.5x", "dense-resnet@budget"] and calls.calls == 2
     study = optuna.load_study(study_name="s.baselines", storage=config.storage)
-    for t in study.trials:
+    for t, share in zip(study.trials, (0.5, 1.0)):
         a = t.user_attrs
         assert a["status"] == "trained" and t.value == 0.4
+        assert a["strategy"] == "baseline"  # an honest label, not "direct"
+        assert 0.97 * share <= a["budget_use"] <= share and a["budget_use"] == a["params"] / 4000
         assert ArchSpec.from_json(a["spec"]).hash == a["spec_hash"]
         assert a["constraints"] == [a["params"] - 4000]
     assert study.user_attrs["budget"]["max_params"] == 4000

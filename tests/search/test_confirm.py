@@ -71,7 +71,7 @@ def test_confirm_retrains_top_distinct_trials_and_baselines_with_each_seed(searc
     assert all(r.trained and r.feasible for r in found)
     best = max((r for r in data.records if r.trained and r.feasible), key=lambda r: r.val_acc)
     assert found[0].val_acc == best.val_acc
-    assert {b.baseline_name for b in bases} == {"uniform-0.5x", "uniform-1x"}  # 1.5x is over the budget
+    assert {b.baseline_name for b in bases} == {"dense-resnet@0.5x", "dense-resnet@budget"}  # 1.5x is over the budget
 
     result = run_confirm(searched, progress=False)
     assert counter.calls == (2 + 2) * 2
