@@ -123,8 +123,8 @@ class Family(ABC):
     def reference_networks(self, spec: "ArchSpec") -> dict[str, "ArchSpec"]:
         """The hand-designed networks a user would build instead of searching this family, in the
         macro structure of ``spec`` (a space's reference network: its stage count, depths, strides):
-        label -> spec at any widths, scaled onto the budget by ``mgsearch baseline`` with the
-        classic stage profile (``mgsearch.strategies.uniform``). The labels name what each one is
+        label -> spec whose widths are the network's relative widths (a profile: ``mgsearch
+        baseline`` scales them all by one factor onto the budget, ``mgsearch.strategies.uniform``). The labels name what each one is
         (``dense-resnet``), the baselines store them as ``<label>@budget``.
 
         Default: ``dense-resnet``, the He et al. CIFAR ResNet shape: a dense 3x3 stem and basic

@@ -107,9 +107,10 @@ def uniform_spec(reference: ArchSpec, base: float) -> ArchSpec:
 def reference_networks(space: "SearchSpace") -> dict[str, ArchSpec]:
     """The baselines' networks of ``space`` before scaling, label -> spec: its family's hand-designed
     references (:meth:`~mgsearch.families.family.Family.reference_networks`: ``dense-resnet``, ...),
-    then ``uniform`` (the space's middle structure, :func:`reference_spec`). Each is scaled with its
-    own classic stage profile (:func:`uniform_profile`); in a dense ResNet space ``dense-resnet`` and
-    ``uniform`` are the same network, trained once under the first label."""
+    then ``uniform`` (the space's middle structure, :func:`reference_spec`). ``uniform`` is scaled with
+    the classic stage profile (:func:`uniform_profile`), a family's reference with its own relative
+    widths (its widths as returned); in a dense ResNet space ``dense-resnet`` and ``uniform`` are the
+    same network, trained once under the first label."""
     from mgsearch.families.registry import get_family
 
     reference = reference_spec(space)
@@ -180,9 +181,11 @@ class BaselineStrategy(Strategy):
             raise ConfigError(f"{context.source}: baseline kind {settings.kind!r} is not offered by this space; "
                               f"allowed: {', '.join(networks)}")
         start = networks[settings.kind]
+        # uniform: the 1/2/4 ladder over the space's middle network; a family's reference carries its
+        # own relative widths (dense-resnet: w/2w/4w; a MobileNet: its expansions), scaled as they are
+        profile = uniform_profile(start) if settings.kind == UNIFORM_KIND else None
         fits, use = _at_fraction(context.limits, settings.size)
-        spec = scale_to_budget(start, fits, profile=uniform_profile(start), steps=uniform_steps(start), grow=True,
-                               use=use)
+        spec = scale_to_budget(start, fits, profile=profile, steps=uniform_steps(start), grow=True, use=use)
         if spec is None:
             raise BudgetError(
                 f"no {settings.kind} {start.family} network of the space fits {settings.size:g}x the budget "
