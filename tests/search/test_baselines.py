@@ -129,3 +129,18 @@ def test_run_baselines_stores_and_skips_done_ones(write_study, monkeypatch):
     assert study.user_attrs["budget"]["max_params"] == 4000
     again = run_baselines(config, sizes=[0.5, 1.0], progress=False)
     assert calls.calls == 2 and [r["trial"] for r in again] == [r["trial"] for r in rows]
+
+
+def test_an_inverted_residual_space_adds_the_width_multiplier_mobilenet():
+    space = SearchSpace.from_file("search_spaces/mobilenet.toml")
+    budget = Budget(max_params=250_000)
+    specs = dict(baseline_specs(space, budget))
+    assert list(specs) == ["dense-resnet@budget", "mobilenet-wm@budget", "uniform@budget"]
+    mobile, ref = specs["mobilenet-wm@budget"], reference_spec(space)
+    assert mobile.family == "mobilenet" and [len(s.blocks) for s in mobile.stages] == [len(s.blocks) for s in ref.stages]
+    assert all(s.block == "conv" and s.group_size is None and s.share == 1 for s in mobile.stages)
+    # MobileNetV2: a block's expanded width is 6 x its input width after stage 0
+    second = mobile.stages[1]
+    assert second.blocks[-1].inner == pytest.approx(6 * second.width, rel=0.05)  # up to the filled last steps
+    for spec in specs.values():
+        assert 0.97 * 250_000 <= cost(spec).params <= 250_000

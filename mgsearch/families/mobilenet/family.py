@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,24 @@ class MobileNetFamily(ResNetLikeFamily):
         from mgsearch.families.mobilenet.modules import MobileNet
 
         return MobileNet(spec, self.block_forms)
+
+    def reference_networks(self, spec: ArchSpec) -> dict[str, ArchSpec]:
+        """``dense-resnet`` (:meth:`Family.reference_networks`) and ``mobilenet-wm``: the width-multiplier
+        MobileNet of ``spec``'s structure (its depths, strides and each block's kernel / se / act;
+        plain inverted-residual blocks, no MGIC, no sharing), its widths :meth:`reference_profile` x 16
+        (the relative widths ``mgsearch baseline`` scales onto the budget: one factor is the width
+        multiplier)."""
+        from mgsearch.spec import Block, Stage
+
+        out = super().reference_networks(spec)
+        stages = tuple(
+            Stage(width=stage.width, stride=stage.stride,
+                  blocks=tuple(Block(inner=b.inner, kernel=b.kernel, se=b.se, act=b.act) for b in stage.blocks))
+            for stage in spec.stages
+        )
+        plain = dataclasses.replace(spec, stages=stages)
+        out["mobilenet-wm"] = plain.with_slot_values([round(16 * p) for p in self.reference_profile(plain)])
+        return out
 
     def reference_profile(self, spec: ArchSpec) -> list[float]:
         """Per width slot of ``spec``: the relative widths of the width-multiplier MobileNet of its
