@@ -244,3 +244,52 @@ def test_the_structure_replays_the_samplers_structural_answers():
     assert [s.group_size for s in structure.largest.stages] == [s.group_size for s in spec.stages]
     assert all(a <= b for a, b in zip(structure.smallest.widths(), spec.widths()))
     assert all(a <= b for a, b in zip(spec.widths(), structure.largest.widths()))
+
+
+def test_fill_budget_keeps_a_oneshot_candidate_within_its_supernet():
+    """fill_budget scales candidates onto the budget; for oneshot no width may pass the supernet's
+    largest network (a slice wider than its site does not exist), so the fit stops at the largest widths."""
+    from mgsearch.cost import cost
+    from mgsearch.search.budget import Budget, fit_to_budget
+    from mgsearch.spec import width_slots
+    from mgsearch.strategies import get_strategy
+
+    assert get_strategy("oneshot").fit_within_parent and not get_strategy("direct").fit_within_parent
+    space = SearchSpace.from_file(TINY)
+    structure, spec = record_structure(space, RandomChooser(3))
+    largest = structure.largest
+    roomy = Budget({"params": 4 * cost(largest).params})  # the unconstrained fit would widen past the largest
+    free = fit_to_budget(spec, roomy)
+    assert any(a.value > b.value for a, b in zip(width_slots(free), width_slots(largest)))
+    capped = fit_to_budget(spec, roomy, ceiling=largest)
+    assert all(a.value <= b.value for a, b in zip(width_slots(capped), width_slots(largest)))
+    assert cost(capped).params >= cost(spec).params  # still scaled up as far as the supernet allows
+    tight = Budget({"params": int(0.5 * cost(largest).params)})
+    fitted = fit_to_budget(spec, tight, ceiling=largest)
+    assert cost(fitted).params <= tight.limits["params"]
+    assert all(a.value <= b.value for a, b in zip(width_slots(fitted), width_slots(largest)))
+
+
+def test_the_fast_score_equals_the_plain_recalibrate_then_evaluate(tiny_image_folder):
+    """score_config (images normalised once, channels-last, inference mode, small eval batches) gives the
+    accuracy of the plain path: extract, recalibrate BN on the uint8 images, evaluate with mgsearch's accuracy."""
+    from mgsearch.data import Normalizer, load_dataset
+    from mgsearch.oneshot.evaluation import calibration_images, recalibrate_bn, score_config
+    from mgsearch.training.runtime import accuracy
+
+    ds = load_dataset("imagefolder", tiny_image_folder(classes=3, train_per_class=16, test_per_class=8),
+                      val_fraction=0.25)
+    space = SearchSpace.from_file(TINY)
+    structure, spec = record_structure(space, RandomChooser(2))
+    torch.manual_seed(0)
+    supernet = Supernet(structure.largest)
+    cal = calibration_images(ds, 16, 0)
+    dev = torch.device("cpu")
+    fast = score_config(supernet, spec, ds, cal, batch_size=8, eval_batch_size=5)
+    again = score_config(supernet, spec, ds, cal, batch_size=8, eval_batch_size=5)  # prepared images reused
+    plain = supernet.extract(spec)
+    normalize = Normalizer(ds.mean, ds.std, dev)
+    recalibrate_bn(plain, cal, normalize, batch_size=8, device=dev)
+    expected = accuracy(plain, ds.val_x, ds.val_y, normalize, dev, 1000)
+    assert fast.val_acc == again.val_acc == pytest.approx(expected)
+    assert fast.images == ds.val_x.shape[0] + cal.shape[0]

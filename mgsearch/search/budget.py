@@ -11,7 +11,7 @@ from mgsearch.errors import BudgetError
 from mgsearch.metrics import ANALYTIC, MEASURED, get_metric, metric_for_budget_key, resolve_limits
 from mgsearch.fitting import scale_to_budget
 from mgsearch.fitting import scale_widths as uniform_scale  # the one scaling rule (kept under its old name)
-from mgsearch.spec import ArchSpec
+from mgsearch.spec import ArchSpec, width_slots
 from mgsearch.study import StudyConfig
 
 if TYPE_CHECKING:
@@ -144,12 +144,21 @@ def budget_use(budget: Budget) -> Callable[[ArchSpec], float]:
     return lambda spec: budget.use(cost(spec), spec) or 0.0
 
 
-def fit_to_budget(spec: ArchSpec, budget: Budget) -> ArchSpec | None:
+def fit_to_budget(spec: ArchSpec, budget: Budget, *, ceiling: ArchSpec | None = None) -> ArchSpec | None:
     """``spec`` scaled up or down onto ``budget`` (``fill_budget = true``): the widest uniform scaling
     of its widths that fits, filled slot by slot to :data:`~mgsearch.fitting.FILL_TARGET` of the binding
     limit where the widths' steps allow (:func:`mgsearch.fitting.scale_to_budget` with ``grow`` and
-    ``use``). None when even the narrowest form of ``spec`` is over the budget."""
-    return scale_to_budget(spec, budget_check(budget), grow=True, use=budget_use(budget))
+    ``use``). None when even the narrowest form of ``spec`` is over the budget. ``ceiling`` (a spec of
+    the same width slots, e.g. a supernet's largest network) caps every slot: no width passes it."""
+    fits = budget_check(budget)
+    if ceiling is not None:
+        top = [s.value for s in width_slots(ceiling)]
+        if len(top) != len(width_slots(spec)):
+            raise ValueError(f"ceiling {ceiling.short_hash} has {len(top)} width slots, spec {spec.short_hash} "
+                             f"{len(width_slots(spec))}")
+        check = fits
+        fits = lambda s: all(a.value <= b for a, b in zip(width_slots(s), top)) and check(s)  # noqa: E731
+    return scale_to_budget(spec, fits, grow=True, use=budget_use(budget))
 
 
 def repair_to_budget(spec: ArchSpec, budget: Budget) -> ArchSpec | None:

@@ -146,16 +146,17 @@ class Objective:
         attrs.update(candidate.trial_attrs())
         spec = candidate.spec
         if self.fill:
-            spec = self.fit(spec)
+            spec = self.fit(spec, ceiling=candidate.parent if self.strategy.fit_within_parent else None)
             attrs["sampled_spec"] = candidate.spec.to_json()
         return self._evaluate(trial, spec, attrs, time.perf_counter() if t0 is None else t0)
 
-    def fit(self, spec: ArchSpec) -> ArchSpec:
-        """``spec`` scaled onto the budget (:func:`~mgsearch.search.budget.fit_to_budget`); a structure
-        whose narrowest form is over the budget gives that narrowest form (recorded as infeasible)."""
+    def fit(self, spec: ArchSpec, *, ceiling: ArchSpec | None = None) -> ArchSpec:
+        """``spec`` scaled onto the budget (:func:`~mgsearch.search.budget.fit_to_budget`, no width
+        above ``ceiling``'s); a structure whose narrowest form is over the budget gives that narrowest
+        form (recorded as infeasible)."""
         from mgsearch.fitting import narrowest
 
-        return fit_to_budget(spec, self.budget) or narrowest(spec)
+        return fit_to_budget(spec, self.budget, ceiling=ceiling) or narrowest(spec)
 
     def _evaluate(self, trial: "optuna.Trial", spec: ArchSpec, attrs: dict[str, Any], t0: float) -> Any:
         import optuna

@@ -85,6 +85,7 @@ class OneShotStrategy(Strategy):
     name = "oneshot"
     description = "every knob from the sampler; widths scored on a slimmable supernet (sandwich rule) in seconds"
     table = "oneshot"
+    fit_within_parent = True  # fill_budget never widens a candidate past the supernet's largest network
 
     def parse_settings(self, table: Mapping[str, Any], *, source: str) -> OneShotSettings:
         return OneShotSettings.from_table(table, source=source)

@@ -113,6 +113,9 @@ class Strategy(ABC):
     table: str | None = None
     #: whether a study file may name it (False: driven by a command, e.g. the uniform baselines)
     searches: bool = True
+    #: whether ``fill_budget`` keeps every width of a candidate at most its ``parent``'s (oneshot: a
+    #: supernet has no weights wider than its largest network)
+    fit_within_parent: bool = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
