@@ -48,6 +48,7 @@ def scorer_at(commit: str):
     path.write_text(text)
     spec = importlib.util.spec_from_file_location(f"evaluation_{commit}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module.score_config
 
