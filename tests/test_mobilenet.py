@@ -320,3 +320,15 @@ def test_docs_preset_rows_match_the_presets():
     assert set(rows) == names == {"mobilenetv2-50k", "mobilenetv2-250k", "mgic-mobilenetv3-small",
                                   "mgic-mobilenetv3-50k", "mgic-mobilenetv3-250k"}
     assert all(int(rows[n].replace(",", "")) == PRESETS[n].params for n in names)
+
+
+@pytest.mark.slow
+def test_export_round_trip_with_both_forms(tmp_path):
+    """safetensors + ONNX (onnxruntime) round trip of a spec with a plain and an MGIC stage, SE and h-swish."""
+    from tests.test_export import check_round_trip
+
+    spec = ArchSpec(family="mobilenet", stem=Stem(8), stages=(
+        Stage(16, (Block(48, kernel=5, se=True, act="hswish"),), stride=2),
+        Stage(32, (Block(96, se=True, act="hswish"), Block(64)), stride=2, group_size=8, block="vcycle",
+              coarse_width=8)), input_size=16)
+    check_round_trip(spec, tmp_path / "mobilenet")
