@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-from mgsearch.families.base import ClassifierHead, MgsearchNet
+from mgsearch.families.base import BlockStage, ClassifierHead, MgsearchNet
 from mgsearch.families.mobilenet.complexity import se_width
 from mgsearch.layers.conv import conv_bn_act, init_weights
 from mgsearch.spec import DEFAULT_BLOCK, ArchSpec, Block
@@ -72,17 +72,6 @@ class InvertedResidual(nn.Module):
         return h + x if self.residual else h
 
 
-class _Stage(nn.Module):
-    def __init__(self, blocks: list[nn.Module]) -> None:
-        super().__init__()
-        self.blocks = nn.ModuleList(blocks)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks:
-            x = block(x)
-        return x
-
-
 class MobileNet(MgsearchNet):
     """stem (3x3 conv, BN, ReLU) -> stages of inverted-residual blocks (or a block form's) -> head."""
 
@@ -106,7 +95,7 @@ class MobileNet(MgsearchNet):
                     gate(f"stages[{i}].blocks[{j}].inner", ir.dw.bn)
                     gate(f"stages[{i}].width", ir.project.bn)
                     blocks.append(ir)
-                stages.append(_Stage(blocks))
+                stages.append(BlockStage(blocks))
             w_in = stage.width
         self.stages = nn.ModuleList(stages)
         self.head = ClassifierHead(w_in, spec.num_classes, spec.head.dropout)

@@ -39,6 +39,7 @@ from mgsearch.errors import SpecError
 from mgsearch.families.family import BlockForm
 from mgsearch.families.mobilenet.complexity import se_complexity
 from mgsearch.layers.accounting import LayerCost, bn_row, conv_row, out_size
+from mgsearch.layers.channels import halving_levels
 from mgsearch.spec import Block, Stage, WidthSlot
 
 __all__ = ["MobileVCycleForm", "MOBILE_VCYCLE", "channel_levels", "level_groups", "width_ok", "inner_ok",
@@ -46,13 +47,8 @@ __all__ = ["MobileVCycleForm", "MOBILE_VCYCLE", "channel_levels", "level_groups"
 
 
 def channel_levels(width: int, coarse_width: int) -> list[int]:
-    """``[c_0, ..., c_L]``: halve while the half is ``>= coarse_width``; the first half below it is the
-    coarsest (their ``nOutput / 2 < mgFcChannel``). At least two levels."""
-    levels = [width]
-    while True:
-        levels.append(levels[-1] // 2)
-        if levels[-1] < coarse_width:
-            return levels
+    """``[c_0, ..., c_L]`` (their ``nOutput / 2 < mgFcChannel`` stop): :func:`mgsearch.layers.channels.halving_levels`."""
+    return halving_levels(width, coarse_width)
 
 
 def level_groups(c: int, m: int, s: int) -> int:

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mgsearch.families.base import BlockStage
 from mgsearch.families.mobilenet.modules import ConvBN, SqueezeExcite, activation
 from mgsearch.families.mobilenet.vcycle import channel_levels, level_groups
 from mgsearch.spec import Block, Stage
@@ -88,11 +89,10 @@ class VCycleBlock(nn.Module):
         return y
 
 
-class VCycleStage(nn.Module):
+class VCycleStage(BlockStage):
     """The blocks of a vcycle stage (``stages.i.blocks.j``); records the gates of the stage and inner widths."""
 
     def __init__(self, i: int, stage: Stage, c_in: int, gate: Callable[[str, nn.BatchNorm2d], Any]) -> None:
-        super().__init__()
         blocks = []
         for j, block in enumerate(stage.blocks):
             b = VCycleBlock(c_in if j == 0 else stage.width, block, stage.width, stage.stride if j == 0 else 1,
@@ -104,9 +104,4 @@ class VCycleStage(nn.Module):
                 gate(f"stages[{i}].blocks[{j}].inner", top.expand.bn)
             gate(f"stages[{i}].blocks[{j}].inner", top.dw.bn)
             blocks.append(b)
-        self.blocks = nn.ModuleList(blocks)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks:
-            x = block(x)
-        return x
+        super().__init__(blocks)

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from mgsearch.families.base import ClassifierHead, MgsearchNet
+from mgsearch.families.base import BlockStage, ClassifierHead, MgsearchNet
 from mgsearch.families.residual.complexity import shortcut_kind
 from mgsearch.layers.conv import conv3x3, conv_bn_act, init_weights
 from mgsearch.layers.sharing import share_by_runs
@@ -38,17 +38,8 @@ class BasicBlock(nn.Module):
         return self.relu(out + self.shortcut(x))
 
 
-class ResStage(nn.Module):
+class ResStage(BlockStage):
     """The blocks of one stage (``stages.i.blocks.j`` in module paths)."""
-
-    def __init__(self, blocks: list[BasicBlock]) -> None:
-        super().__init__()
-        self.blocks = nn.ModuleList(blocks)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks:
-            x = block(x)
-        return x
 
 
 class ResNetLike(MgsearchNet):
