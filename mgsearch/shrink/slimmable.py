@@ -283,6 +283,7 @@ def slimmable_shrink(
     from mgsearch.oneshot.training import SandwichProtocol, train_supernet
     from mgsearch.shrink.fit import auto_keep_ratio
     from mgsearch.training.recipe import Recipe
+    from mgsearch.training.runtime import default_threads
 
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ConfigError(f"slimmable epochs={epochs!r} must be an integer >= 1")
@@ -305,21 +306,27 @@ def slimmable_shrink(
                                 recipe=recipe, seed=int(seed), random_configs=int(random_configs))
     torch.manual_seed(seed)
     supernet = Supernet(parent)
-    t0 = time.perf_counter()
-    train_supernet(supernet, configurations, dataset, protocol, device=dev, progress=progress)  # type: ignore[arg-type]
-    train_seconds = time.perf_counter() - t0
-    supernet.eval()
-    calibration = draw_calibration(dataset, calibration_images, int(seed))
-    counter = [0]
+    previous_threads = torch.get_num_threads()
+    if dev.type == "cpu":  # as mgsearch.train does: MGSEARCH_THREADS, else the CPUs this process may use
+        torch.set_num_threads(default_threads())
+    try:
+        t0 = time.perf_counter()
+        train_supernet(supernet, configurations, dataset, protocol, device=dev, progress=progress)  # type: ignore[arg-type]
+        train_seconds = time.perf_counter() - t0
+        supernet.eval()
+        calibration = draw_calibration(dataset, calibration_images, int(seed))
+        counter = [0]
 
-    def score(spec: ArchSpec) -> float:
-        counter[0] += 1
-        return score_config(supernet, spec, dataset, calibration, val_images=val_images, device=dev).val_acc
+        def score(spec: ArchSpec) -> float:
+            counter[0] += 1
+            return score_config(supernet, spec, dataset, calibration, val_images=val_images, device=dev).val_acc
 
-    t0 = time.perf_counter()
-    values, steps = greedy_shrink(parent, ladders, score, max_params=max_params, max_macs=max_macs,
-                                  group_fraction=group_fraction, progress=progress)
-    greedy_seconds = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        values, steps = greedy_shrink(parent, ladders, score, max_params=max_params, max_macs=max_macs,
+                                      group_fraction=group_fraction, progress=progress)
+        greedy_seconds = time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(previous_threads)
     shrunk = parent.with_slot_values(values)
     c = cost(shrunk)
     fit = FitResult(spec=shrunk, values=tuple(values), params=int(c.params), macs=int(c.macs), threshold=math.inf,
