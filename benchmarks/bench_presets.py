@@ -34,8 +34,8 @@ from bench_train import cifar10_root, machine  # noqa: E402
 
 # One CIFAR preset per family / block form; names missing from this checkout are skipped with a note.
 DEFAULT_PRESETS = (
-    "resnet20", "mgic20", "mgic-vcycle20", "dacnn20", "dacnn-mix20", "mgnet-222-64", "mgiad-small",
-    "mobilenetv2-cifar", "mobilenetv2-mgic-cifar",
+    "resnet20", "mgic20", "dacnn-plain20", "dacnn-mix20", "mgnet-222-64", "poly-mgnet", "mgiad-small",
+    "mobilenetv2-50k", "mgic-mobilenetv3-50k",
 )
 
 
