@@ -220,6 +220,18 @@ CASES = [
     Case("baseline-negative-budget", lambda w: ["baseline", w.bad_study("bn.toml", budget="max_params = -1")],
          ["max_params"]),
     Case("baseline-unreachable-db", lambda w: ["baseline", S(w), "--storage", UNREACHABLE], ["127.0.0.1"]),
+    # --- confirm
+    Case("confirm-zero-top", lambda w: ["confirm", S(w), "--top", "0"], ["--top", "0"]),
+    Case("confirm-zero-epochs", lambda w: ["confirm", S(w), "--epochs", "0"], ["--epochs", "0"]),
+    Case("confirm-bad-table", lambda w: ["confirm", w.bad_study("cf.toml", study="[confirm]\nseeds = 0")],
+         ["cf.toml", "confirm.seeds"]),
+    Case("confirm-no-such-study", lambda w: ["confirm", S(w), "--name", "nostudy"], ["nostudy"]),
+    Case("confirm-unreachable-db", lambda w: ["confirm", S(w), "--storage", UNREACHABLE], ["127.0.0.1"]),
+    # --- calibrate
+    Case("calibrate-too-few", lambda w: ["calibrate", S(w), "--n", "2"], ["--n", "2"]),
+    Case("calibrate-bad-table", lambda w: ["calibrate", w.bad_study("cb.toml", study="[calibrate]\nn = 1")],
+         ["cb.toml", "calibrate.n"]),
+    Case("calibrate-unreachable-db", lambda w: ["calibrate", S(w), "--storage", UNREACHABLE], ["127.0.0.1"]),
     # --- shrink
     Case("shrink-unknown-preset", lambda w: ["shrink", "nope20", *SHRINK(w)], ["nope20"]),
     Case("shrink-negative-widen", lambda w: ["shrink", "resnet20", "--widen", "-2", *SHRINK(w)], ["widen"]),
