@@ -23,6 +23,7 @@ rules; search spaces sample them and LW-DNA shrinks them.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -310,8 +311,11 @@ class ArchSpec:
         """A copy with top-level fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
-    def with_slot_values(self, values: Sequence[int]) -> "ArchSpec":
-        """A copy whose width slots (see :func:`width_slots`) take ``values``, in slot order."""
+    def with_slot_values(self, values: Sequence[int], *, check: bool = True) -> "ArchSpec":
+        """A copy whose width slots (see :func:`width_slots`) take ``values``, in slot order.
+
+        ``check=False`` skips the cross-field validation (a provisional spec whose :func:`width_slots`
+        are read to re-round values whose rule depends on another slot; never built or stored)."""
         slots = width_slots(self)
         if len(values) != len(slots):
             raise SpecError(f"got {len(values)} slot values for {len(slots)} width slots")
@@ -329,6 +333,11 @@ class ArchSpec:
             stages.append(
                 dataclasses.replace(stage, width=assign.get(f"stages[{i}].width", stage.width), blocks=blocks)
             )
+        if not check:
+            provisional = copy.copy(self)
+            object.__setattr__(provisional, "stem", stem)
+            object.__setattr__(provisional, "stages", tuple(stages))
+            return provisional
         return dataclasses.replace(self, stem=stem, stages=tuple(stages))
 
 

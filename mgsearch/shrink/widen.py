@@ -29,12 +29,26 @@ def widen(spec: ArchSpec, factor: float) -> ArchSpec:
         raise ConfigError(f"widen={clip_repr(factor)} must be a positive number (e.g. 2 for twice the widths)")
     if factor > MAX_WIDTH:
         raise ConfigError(f"widen={factor:g} makes every width above the maximum {MAX_WIDTH}")
-    values = [
-        widen_width(slot.value, float(factor), slot.multiple_of) if slot.allowed is None
-        else slot.round_up(slot.value * float(factor))  # a block form's rule (vcycle levels)
-        for slot in width_slots(spec)
-    ]
+    values = _widened_values(spec, float(factor))
     too_wide = max(values)
     if too_wide > MAX_WIDTH:
         raise ConfigError(f"widen={factor} makes a width of {too_wide}, above the maximum {MAX_WIDTH}")
     return spec.with_slot_values(values)
+
+
+def _widened_values(spec: ArchSpec, factor: float) -> list[int]:
+    """Each slot's ``value * factor`` rounded up: to the slot's multiple, or to the smallest width its
+    block form's rule accepts (vcycle levels). A rule may depend on another slot's value (a mobilenet
+    V-cycle block's expanded width must reach the coarsest of its stage's channel levels, and a wider
+    stage has more levels), so the rules are re-read from the widened spec until the values settle."""
+    original = width_slots(spec)
+    slots = original
+    values: list[int] = []
+    for _ in range(4):
+        settled = [widen_width(old.value, factor, slot.multiple_of) if slot.allowed is None
+                   else slot.round_up(old.value * factor) for old, slot in zip(original, slots)]
+        if settled == values:
+            break
+        values = settled
+        slots = width_slots(spec.with_slot_values(values, check=False))
+    return values
