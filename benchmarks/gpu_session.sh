@@ -47,11 +47,13 @@ if [ "${DRY:-0}" = "1" ]; then
     MGIAD_EPOCHS=1; SQ_TRIALS=2; SQ_FRACTION=0.01; SQ_RETRAIN_EPOCHS=1; SQ_RETRAIN_FRACTION=0.01; TP_IMAGES=256
     TP_REPEATS=1; BATCH=64; SQ_BATCH=64; SQ_SEEDS=1
     PRESET_ARGS=(--presets resnet20 --sizes 50000 --seeds 0 --epochs 1 --train-fraction 0.01)
+    OUTCOME_ARGS=(--budgets 50k --dry)
 else
     DEV=cuda; TABLE_EPOCHS=1,5,15; TABLE_FRACTION=1.0; LW_EPOCHS=15; LW_SUBSET=0; LW_VAL=0; LW_TEST=0
     MGIAD_EPOCHS=10; SQ_TRIALS=20; SQ_FRACTION=0.2; SQ_RETRAIN_EPOCHS=12; SQ_RETRAIN_FRACTION=1.0; TP_IMAGES=12800
     TP_REPEATS=5; BATCH=512; SQ_BATCH=256; SQ_SEEDS=3
     PRESET_ARGS=(--sizes 50000,250000 --seeds 0,1,2 --epochs 15 --train-fraction 1.0)
+    OUTCOME_ARGS=(--budgets 50k,100k --search-minutes 3)
 fi
 
 # ---------------------------------------------------------------------------------------------- set-up
@@ -130,6 +132,10 @@ done
 timeout "$(left)" python3 benchmarks/bench_presets.py run "${PRESET_ARGS[@]}" --batch-size "$BATCH" \
     --device "$DEV" --threads 2 --data-root "$CIFAR" --out "$WORK/presets.jsonl" > "$WORK/presets.log" 2>&1 &
 pids+=($!)
+# the outcome benchmark (issue 14): search, baseline, confirm at its fixed protocol; cut by the deadline
+timeout "$(left)" python3 benchmarks/bench_outcome.py "${OUTCOME_ARGS[@]}" --device "$DEV" \
+    --work "$WORK/outcome" > "$WORK/outcome.md" 2> "$WORK/outcome.log" &
+pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid"; done
 log "phase 2 finished"
 
@@ -141,6 +147,7 @@ for l in sys.stdin:
     r = json.loads(l); print(r['model'], r['dataset'], r['epochs'], r['train_images'], round(r['val_acc'], 4),
                             round(r['test_acc'], 4), round(r['wall_seconds'], 1), round(r['images_per_second']))"
 echo "== lwdna"; python3 benchmarks/bench_lwdna.py --summarise "$WORK"/lw-*.jsonl 2>&1 | tail -30
+echo "== outcome"; cat "$WORK/outcome.md" 2>/dev/null; tail -3 "$WORK/outcome.log" 2>/dev/null
 echo "== presets"; [ -f "$WORK/presets.jsonl" ] && python3 benchmarks/bench_presets.py table "$WORK/presets.jsonl"
 for b in 25k 50k; do echo "== sq $b"; tail -4 "$WORK/sq-$b.log"; grep '^|' "$WORK/sq-$b.out"; done
 echo "== pytest"; tail -5 "$WORK/pytest-gpu.log" 2>/dev/null
