@@ -177,10 +177,11 @@ def test_report_and_export_show_the_confirmed_comparison(searched, tmp_path):
 
     from mgsearch.report.series import confirmed_comparison
 
-    assert {g.label for g in confirmed_comparison(data).groups if g.role == "baseline"} == {"uniform-0.5x", "uniform-1x"}
-    replaced = next(b for b in data.baselines if b.baseline_name == "uniform-1x")
+    baselines = {"dense-resnet@0.5x", "dense-resnet@budget"}  # 1.5x is over the budget: never confirmed
+    assert {g.label for g in confirmed_comparison(data).groups if g.role == "baseline"} == baselines
+    replaced = next(b for b in data.baselines if b.baseline_name == "dense-resnet@budget")
     replaced.spec_hash = "0" * 64  # a baseline trained again with another spec: its old runs are not shown
-    assert {g.label for g in confirmed_comparison(data).groups if g.role == "baseline"} == {"uniform-0.5x"}
+    assert {g.label for g in confirmed_comparison(data).groups if g.role == "baseline"} == {"dense-resnet@0.5x"}
 
     out = tmp_path / "found"
     assert main(["export", str(searched.path), "--best", "--out", str(out)]) == 0
