@@ -1,8 +1,9 @@
 """The families side by side at equal parameters (issue 12): each family's CIFAR preset scaled onto
 about 50k and about 250k params, trained at ONE fixed protocol with several seeds on CIFAR-10.
 
-For every (preset, size) the preset is scaled with the one scale-to-budget rule
-(:func:`mgsearch.fitting.scale_to_budget`, ``grow=True``, params <= size) so that every family gets
+For every (preset, size) the preset is fitted onto the budget exactly as a search fits its candidates
+(:func:`mgsearch.search.budget.fit_to_budget`: the one scale-to-budget rule with ``grow``, then filled
+slot by slot to >= 97 % of params <= size where the widths' steps allow), so that every family gets
 the same parameter budget and keeps its own width profile; then, for each seed, the network is
 trained from scratch and scored once on the official test split. Reported per row: params, MACs,
 CPU inference images/s (eval mode, batch 128, median of timed passes), and test accuracy
@@ -47,12 +48,11 @@ def protocol_key(args: argparse.Namespace) -> dict:
 
 def scaled_spec(name: str, size: int, ds):
     """``name``'s spec for ``ds``'s shapes, scaled onto ``params <= size`` (None when it cannot fit)."""
-    from mgsearch.cost import cost
-    from mgsearch.fitting import scale_to_budget
     from mgsearch.presets import resolve_spec
+    from mgsearch.search.budget import Budget, fit_to_budget
 
     spec = resolve_spec(name, in_channels=ds.in_channels, num_classes=ds.num_classes, input_size=ds.input_size)
-    return scale_to_budget(spec, lambda s: cost(s).params <= size, grow=True)
+    return fit_to_budget(spec, Budget(max_params=size))
 
 
 def inference_rate(spec, threads: int, device: str) -> float:
