@@ -82,6 +82,7 @@ def done_keys(out: Path) -> set[tuple]:
 def run(args: argparse.Namespace) -> int:
     from mgsearch.cost import cost
     from mgsearch.data import load_dataset
+    from mgsearch.errors import TrainingDiverged
     from mgsearch.presets import preset_names
     from mgsearch.train import Fidelity, train
 
@@ -112,15 +113,20 @@ def run(args: argparse.Namespace) -> int:
                 c = cost(spec)
                 rate = inference_rate(spec, args.threads, args.device)
                 t0 = time.perf_counter()
-                r = train(spec, ds, fidelity=Fidelity(epochs=args.epochs, train_fraction=args.train_fraction,
-                                                      batch_size=args.batch_size),
-                          seed=seed, threads=args.threads, progress=False, evaluate_test=True, device=args.device)
+                try:
+                    r = train(spec, ds, fidelity=Fidelity(epochs=args.epochs, train_fraction=args.train_fraction,
+                                                          batch_size=args.batch_size),
+                              seed=seed, threads=args.threads, progress=False, evaluate_test=True, device=args.device)
+                    measured = {"train_images_per_second": r.images_per_second, "val_acc": r.val_acc,
+                                "test_acc": r.test_acc, "device": r.device}
+                except TrainingDiverged as e:  # a result of the protocol, recorded like any other
+                    measured = {"train_images_per_second": None, "val_acc": None, "test_acc": None,
+                                "device": args.device, "diverged": str(e)}
                 row = {
                     "benchmark": "presets", "preset": name, "family": spec.family, "size": size, "seed": seed,
                     "protocol": proto, "params": c.params, "macs": c.macs, "spec_hash": spec.hash,
-                    "inference_images_per_second": rate, "train_images_per_second": r.images_per_second,
-                    "val_acc": r.val_acc, "test_acc": r.test_acc, "wall_seconds": time.perf_counter() - t0,
-                    "threads": args.threads, "device": r.device, "machine": machine(),
+                    "inference_images_per_second": rate, **measured, "wall_seconds": time.perf_counter() - t0,
+                    "threads": args.threads, "machine": machine(),
                     "date": datetime.now(timezone.utc).isoformat(),
                 }
                 with out.open("a") as fh:
@@ -137,12 +143,14 @@ def table(args: argparse.Namespace) -> int:
     print("| size | preset | family | params | MACs | CPU infer img/s | seeds | test acc (mean ± sd) | per seed |")
     print("|---:|---|---|---:|---:|---:|---:|---:|---|")
     for (size, preset, _), rs in sorted(groups.items()):
-        accs = [r["test_acc"] for r in sorted(rs, key=lambda r: r["seed"])]
+        ordered = sorted(rs, key=lambda r: r["seed"])
+        accs = [r["test_acc"] for r in ordered if r.get("test_acc") is not None]
+        per_seed = ", ".join("diverged" if r.get("test_acc") is None else f"{100 * r['test_acc']:.2f}" for r in ordered)
         spread = f" ± {100 * statistics.stdev(accs):.2f}" if len(accs) > 1 else " (one seed)"
+        mean = f"{100 * statistics.mean(accs):.2f}{spread}" if accs else "diverged"
         rate = statistics.median(r["inference_images_per_second"] for r in rs)
         print(f"| {size:,} | {preset} | {rs[0]['family']} | {rs[0]['params']:,} | {rs[0]['macs'] / 1e6:.1f}M | "
-              f"{rate:,.0f} | {len(accs)} | {100 * statistics.mean(accs):.2f}{spread} | "
-              f"{', '.join(f'{100 * a:.2f}' for a in accs)} |")
+              f"{rate:,.0f} | {len(ordered)} | {mean} | {per_seed} |")
     return 0
 
 
