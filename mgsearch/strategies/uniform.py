@@ -30,9 +30,8 @@ from mgsearch.strategies.strategy import Candidate, Strategy, StrategyContext
 if TYPE_CHECKING:  # pragma: no cover
     from mgsearch.space import SearchSpace
 
-__all__ = ["BaselineStrategy", "BaselineSettings", "BASELINE", "UNIFORM_KIND", "UniformStrategy", "UniformSettings",
-           "UNIFORM", "reference_spec", "reference_networks", "uniform_profile", "uniform_steps", "uniform_spec",
-           "baseline_metric"]
+__all__ = ["BaselineStrategy", "BaselineSettings", "BASELINE", "UNIFORM_KIND", "reference_spec", "reference_networks",
+           "uniform_profile", "uniform_steps", "uniform_spec", "baseline_metric"]
 
 _STAGE = re.compile(r"stages\[(\d+)\]")
 
@@ -56,9 +55,6 @@ class BaselineSettings:
         ``uniform@budget``, ``dense-resnet@0.5x``): the stored ``baseline_name``."""
         return f"{self.kind}@budget" if self.size == 1.0 else f"{self.kind}@{self.size:g}x"
 
-
-#: the settings' earlier name (a uniform network at a fraction of the budget)
-UniformSettings = BaselineSettings
 
 
 def reference_spec(space: "SearchSpace") -> ArchSpec:
@@ -201,6 +197,3 @@ def _describe(limits: Mapping[str, float], size: float) -> str:
 
 
 BASELINE = BaselineStrategy()
-#: the strategy's earlier names (it proposed the uniform network only)
-UniformStrategy = BaselineStrategy
-UNIFORM = BASELINE
