@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -94,6 +95,7 @@ def lwdna_candidate(chooser, config, dataset):
         ({"keep_ratio": [0.4, 1.2]}, "lwdna.keep_ratio"),
         ({"batches": 0}, "lwdna.batches"),
         ({"bn_l1_strength": -1}, "lwdna.bn_l1_strength"),
+        ({"base": "widest"}, "lwdna.base"),
         ({"widen": 3.0, "keep_ratio": 0.5}, "lwdna.widen x lwdna.keep_ratio"),
     ],
 )
@@ -129,6 +131,30 @@ def test_the_base_is_the_largest_uniform_fit(tmp_path):
     assert cost(base).params <= 20_000
     bigger = widen(base, 1.25)
     assert cost(bigger).params > 20_000
+
+
+def test_uniform_base_is_the_uniform_baseline(tmp_path, folder, dataset):
+    """base = "uniform": in a space of one structure, the network LW-DNA widens is exactly the
+    ``uniform@budget`` baseline (so the confirmed baseline is the shrunk network's own parent)."""
+    from mgsearch.strategies.uniform import BaselineSettings
+
+    fixed = SPACE.replace("depth = { min = 1, max = 2 }", "depth = 2").replace('group_size = [4, "none"]', "group_size = 4")
+    fixed = fixed.replace("share = [1, 2]", "share = 1").replace('group_size = [8, "none"]', "group_size = 8")
+    bases = {}
+    for base in ("uniform", "midpoint"):
+        config = load_study_config(write_study(tmp_path, folder, lwdna=f'base = "{base}"\nbatches = 1'))
+        (tmp_path / "space.toml").write_text(fixed)
+        _child, _parent, extra = lwdna_candidate(RandomChooser(0), config, dataset)
+        assert extra["lwdna_base"] == base
+        bases[base] = ArchSpec.from_json(extra["lwdna_base_spec"])
+    space = SearchSpace.from_file(tmp_path / "space.toml").with_overrides(
+        in_channels=dataset.in_channels, num_classes=dataset.num_classes, input_size=dataset.input_size)
+    context = strategy_context(config, space, dataset, "cpu")
+    context = dataclasses.replace(context, settings=BaselineSettings())
+    uniform = get_strategy("baseline").propose(None, context).spec
+    assert bases["uniform"] == uniform
+    assert 0.97 * 6000 <= cost(uniform).params <= 6000
+    assert [w.value for w in width_slots(bases["midpoint"])] != [w.value for w in width_slots(uniform)]
 
 
 def test_candidates_meet_the_budget(tmp_path, folder, dataset):

@@ -8,13 +8,18 @@ For each trial :meth:`LwdnaStrategy.propose`
    profile, not sampled);
 2. scales that profile uniformly to the largest network that meets the study budget
    (:func:`mgsearch.fitting.scale_to_budget`: the uniform base of this structure at the budget, as
-   in the paper);
+   in the paper); with ``base = "uniform"`` the base is instead the structure with the classic
+   stage profile (stem and stage widths ``w * 2^k``) scaled and filled onto the budget exactly as the
+   ``uniform@budget`` baseline is (:func:`mgsearch.strategies.uniform.scale_reference`), so in a
+   space of one structure the shrunk network can be compared with that confirmed baseline, its own
+   uniform parent;
 3. asks the chooser for the LW-DNA knobs ``lwdna.widen``, ``lwdna.importance``, ``lwdna.keep_ratio``
    (a knob with one allowed value is not asked), widens the base into the parent, scores its channels
    and shrinks it back to the budget (:func:`mgsearch.shrink.fit_widths`).
 
 The ``[lwdna]`` table of a study file (all keys optional), parsed once when the study file is read::
 
+    base = "midpoint"        # the base network widened: "midpoint" (the space's width profile) or "uniform"
     widen = 2.0              # a number, a list of choices, or {min = 1.5, max = 3.0}
     importance = "grad-init" # "grad-init", "bn-l1", "slimmable", or a list of them
     keep_ratio = 0.4         # a number, a list of choices, or {min = 0.3, max = 0.6}
@@ -42,9 +47,12 @@ from mgsearch.strategies.strategy import Candidate, Strategy, StrategyContext
 if TYPE_CHECKING:  # pragma: no cover
     from mgsearch.space.choosers import Chooser
 
-__all__ = ["LwdnaStrategy", "LwdnaSettings", "FloatOption", "LWDNA"]
+__all__ = ["LwdnaStrategy", "LwdnaSettings", "FloatOption", "LWDNA", "BASES"]
 
-_KEYS = ("widen", "importance", "keep_ratio", "min_width", "batches", "batch_size", "bn_l1_epochs", "bn_l1_strength")
+#: ``[lwdna] base``: which network of the sampled structure is widened (see the module docstring)
+BASES = ("midpoint", "uniform")
+
+_KEYS = ("base", "widen", "importance", "keep_ratio", "min_width", "batches", "batch_size", "bn_l1_epochs", "bn_l1_strength")
 
 
 def _is_num(v: Any) -> bool:
@@ -81,6 +89,7 @@ class LwdnaSettings:
     batch_size: int = 64
     bn_l1_epochs: int = 1
     bn_l1_strength: float = 1e-4
+    base: str = "midpoint"
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any] | None, *, source: str = "study file") -> "LwdnaSettings":
@@ -127,6 +136,9 @@ class LwdnaSettings:
             raise ConfigError(
                 f"{source}: lwdna.importance={imp!r} must be one of {', '.join(IMPORTANCE_METHODS)} or a list of them"
             )
+        base = table.get("base", "midpoint")
+        if base not in BASES:
+            raise ConfigError(f"{source}: lwdna.base={base!r} must be one of {', '.join(BASES)}")
         strength = table.get("bn_l1_strength", 1e-4)
         if not _is_num(strength) or strength < 0:
             raise ConfigError(f"{source}: lwdna.bn_l1_strength={strength!r} must be a number >= 0")
@@ -139,6 +151,7 @@ class LwdnaSettings:
             batch_size=int_value("batch_size", 64, 1),
             bn_l1_epochs=int_value("bn_l1_epochs", 1, 1),
             bn_l1_strength=float(strength),
+            base=base,
         )
         lowest_w, lowest_k = settings.widen.lowest, settings.keep_ratio.lowest
         if lowest_w * lowest_k >= 1.0:
@@ -180,10 +193,15 @@ class LwdnaStrategy(Strategy):
             "lwdna.importance", list(settings.importance)
         )
         keep = settings.keep_ratio.ask(chooser, "lwdna.keep_ratio")
-        base = scale_to_budget(macro, context.fits, grow=True) or narrowest(macro)
+        if settings.base == "uniform":
+            from mgsearch.strategies.uniform import scale_reference
+
+            base = scale_reference(macro, context.limits) or narrowest(macro)
+        else:
+            base = scale_to_budget(macro, context.fits, grow=True) or narrowest(macro)
         parent = widen(base, factor)
-        attrs: dict[str, Any] = {"lwdna_base_spec": base.to_json(), "widen": factor, "importance": method,
-                                 "keep_ratio": keep}
+        attrs: dict[str, Any] = {"lwdna_base_spec": base.to_json(), "lwdna_base": settings.base, "widen": factor,
+                                 "importance": method, "keep_ratio": keep}
         fidelity = context.fidelity
         if method == "slimmable":  # accuracy-guided: the parent trained as a slimmable network, shrunk greedily
             return self._slimmable(parent, attrs, context, settings, keep, max_params, max_macs)

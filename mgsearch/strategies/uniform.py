@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mgsearch.space import SearchSpace
 
 __all__ = ["BaselineStrategy", "BaselineSettings", "BASELINE", "UNIFORM_KIND", "reference_spec", "reference_networks",
-           "uniform_profile", "uniform_steps", "uniform_spec", "baseline_metric"]
+           "uniform_profile", "uniform_steps", "uniform_spec", "scale_reference", "baseline_metric"]
 
 _STAGE = re.compile(r"stages\[(\d+)\]")
 
@@ -115,6 +115,18 @@ def reference_networks(space: "SearchSpace") -> dict[str, ArchSpec]:
     return out
 
 
+def scale_reference(start: ArchSpec, limits: Mapping[str, float], *, size: float = 1.0,
+                    uniform: bool = True) -> ArchSpec | None:
+    """``start`` scaled onto ``size x`` the analytic ``limits`` as every baseline is: with the classic
+    stage profile (:func:`uniform_profile`) when ``uniform``, else with ``start``'s own relative widths;
+    grown or shrunk by :func:`~mgsearch.fitting.scale_to_budget` and filled slot by slot up to
+    :data:`~mgsearch.fitting.FILL_TARGET` of the binding limit. None when even the narrowest form of
+    ``start`` is over them. ``strategy = "lwdna"`` with ``base = "uniform"`` widens this network."""
+    profile = uniform_profile(start) if uniform else None
+    fits, use = _at_fraction(limits, size)
+    return scale_to_budget(start, fits, profile=profile, steps=uniform_steps(start), grow=True, use=use)
+
+
 def baseline_metric(limits: Mapping[str, float]) -> str:
     """The metric the baselines are sized by: ``params`` when limited, else ``macs``
     (:class:`BudgetError` when neither is)."""
@@ -179,9 +191,7 @@ class BaselineStrategy(Strategy):
         start = networks[settings.kind]
         # uniform: the 1/2/4 ladder over the space's middle network; a family's reference carries its
         # own relative widths (dense-resnet: w/2w/4w; a MobileNet: its expansions), scaled as they are
-        profile = uniform_profile(start) if settings.kind == UNIFORM_KIND else None
-        fits, use = _at_fraction(context.limits, settings.size)
-        spec = scale_to_budget(start, fits, profile=profile, steps=uniform_steps(start), grow=True, use=use)
+        spec = scale_reference(start, context.limits, size=settings.size, uniform=settings.kind == UNIFORM_KIND)
         if spec is None:
             raise BudgetError(
                 f"no {settings.kind} {start.family} network of the space fits {settings.size:g}x the budget "
