@@ -96,6 +96,10 @@ def lwdna_candidate(chooser, config, dataset):
         ({"batches": 0}, "lwdna.batches"),
         ({"bn_l1_strength": -1}, "lwdna.bn_l1_strength"),
         ({"base": "widest"}, "lwdna.base"),
+        ({"group_fraction": 0}, "lwdna.group_fraction"),
+        ({"group_fraction": 1.5}, "lwdna.group_fraction"),
+        ({"val_images": 0}, "lwdna.val_images"),
+        ({"calibration_images": 2.5}, "lwdna.calibration_images"),
         ({"widen": 3.0, "keep_ratio": 0.5}, "lwdna.widen x lwdna.keep_ratio"),
     ],
 )
@@ -222,16 +226,27 @@ def test_lwdna_study_with_slimmable_importance(tmp_path, folder, monkeypatch):
     shrinks it greedily by measured accuracy, and the child meets the budget and is trained."""
     from mgsearch.search import run_search
 
+    import mgsearch.shrink.slimmable as slimmable
+
+    calls = []
+    real = slimmable.slimmable_shrink
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(slimmable, "slimmable_shrink", recording)
     monkeypatch.setenv("MGSEARCH_THREADS", "1")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # two threads per process spin against each other on a shared machine
     try:
-        config = load_study_config(write_study(tmp_path, folder, lwdna='importance = "slimmable"\nkeep_ratio = 0.3',
-                                               n=1))
+        table = 'importance = "slimmable"\nkeep_ratio = 0.3\ngroup_fraction = 0.2\ncalibration_images = 64\nval_images = 48'
+        config = load_study_config(write_study(tmp_path, folder, lwdna=table, n=1))
         result = run_search(config, progress=False)
     finally:
         torch.set_num_threads(threads)
     assert result.n_trials == 1
+    assert [(c["group_fraction"], c["calibration_images"], c["val_images"]) for c in calls] == [(0.2, 64, 48)]
     trials = optuna.load_study(study_name=config.name, storage=config.storage).get_trials()
     for t in trials:
         a = t.user_attrs

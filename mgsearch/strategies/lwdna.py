@@ -28,6 +28,9 @@ The ``[lwdna]`` table of a study file (all keys optional), parsed once when the 
     batch_size = 64          # grad-init: their size
     bn_l1_epochs = 1         # bn-l1: sparsity-training epochs of the parent
     bn_l1_strength = 1e-4    # bn-l1: L1 weight on the BatchNorm scales
+    group_fraction = 0.1     # slimmable: share of a layer's widened width removed per greedy step
+    calibration_images = 512 # slimmable: training images that recalibrate BatchNorm per scored network
+    val_images = 2000        # slimmable: validation images each network is scored on
 
 This module imports :mod:`mgsearch.shrink` (LW-DNA's functions) only inside :meth:`~LwdnaStrategy.propose`.
 """
@@ -52,7 +55,8 @@ __all__ = ["LwdnaStrategy", "LwdnaSettings", "FloatOption", "LWDNA", "BASES"]
 #: ``[lwdna] base``: which network of the sampled structure is widened (see the module docstring)
 BASES = ("midpoint", "uniform")
 
-_KEYS = ("base", "widen", "importance", "keep_ratio", "min_width", "batches", "batch_size", "bn_l1_epochs", "bn_l1_strength")
+_KEYS = ("base", "widen", "importance", "keep_ratio", "min_width", "batches", "batch_size", "bn_l1_epochs", "bn_l1_strength",
+         "group_fraction", "calibration_images", "val_images")
 
 
 def _is_num(v: Any) -> bool:
@@ -90,6 +94,9 @@ class LwdnaSettings:
     bn_l1_epochs: int = 1
     bn_l1_strength: float = 1e-4
     base: str = "midpoint"
+    group_fraction: float = 0.1
+    calibration_images: int = 512
+    val_images: int = 2000
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any] | None, *, source: str = "study file") -> "LwdnaSettings":
@@ -139,6 +146,9 @@ class LwdnaSettings:
         base = table.get("base", "midpoint")
         if base not in BASES:
             raise ConfigError(f"{source}: lwdna.base={base!r} must be one of {', '.join(BASES)}")
+        fraction = table.get("group_fraction", 0.1)
+        if not _is_num(fraction) or not 0 < fraction <= 1:
+            raise ConfigError(f"{source}: lwdna.group_fraction={fraction!r} must be a number in (0, 1]")
         strength = table.get("bn_l1_strength", 1e-4)
         if not _is_num(strength) or strength < 0:
             raise ConfigError(f"{source}: lwdna.bn_l1_strength={strength!r} must be a number >= 0")
@@ -152,6 +162,9 @@ class LwdnaSettings:
             bn_l1_epochs=int_value("bn_l1_epochs", 1, 1),
             bn_l1_strength=float(strength),
             base=base,
+            group_fraction=float(fraction),
+            calibration_images=int_value("calibration_images", 512, 1),
+            val_images=int_value("val_images", 2000, 1),
         )
         lowest_w, lowest_k = settings.widen.lowest, settings.keep_ratio.lowest
         if lowest_w * lowest_k >= 1.0:
@@ -243,7 +256,9 @@ class LwdnaStrategy(Strategy):
                 min_width=settings.min_width, epochs=int(fidelity.get("epochs", 1)),
                 train_fraction=float(fidelity.get("train_fraction", 1.0)),
                 batch_size=int(fidelity.get("batch_size", 128)), recipe=dict(context.recipe or {}),
-                seed=int(context.seed), device=context.device, progress=stderr_progress)
+                seed=int(context.seed), device=context.device, group_fraction=settings.group_fraction,
+                calibration_images=settings.calibration_images, val_images=settings.val_images,
+                progress=stderr_progress)
         except BudgetError as exc:
             by = tuple(name for name, v in (("params", max_params), ("macs", max_macs)) if v is not None)
             attrs["lwdna_error"] = str(exc)
