@@ -8,7 +8,16 @@ For each budget, using only mgsearch's own commands on the offline CIFAR-10 copy
 2. ``mgsearch baseline``: the dense CIFAR ResNet profile scaled to the budget and the space's uniform
    network at the budget;
 3. ``mgsearch confirm --top 1 --seeds 3``: the best found network and the baselines retrained from
-   scratch at the final protocol, test accuracy once at the end.
+   scratch at the final protocol, test accuracy once at the end;
+4. the LW-DNA leg (issue 14: accuracy-guided LW-DNA vs its uniform parent at equal budget, same
+   protocol): ``mgsearch search`` of a second study, ``strategy = "lwdna"`` with ``importance =
+   "slimmable"``, ``widen = 2``, ``group_fraction = 0.2`` (twice the default greedy step, so that the
+   shrink's ~13 scored networks per step take about half the steps) and ``base = "uniform"`` (the network widened is the ``uniform@budget``
+   baseline itself; in this one-structure dense space that is also ``dense-resnet@budget``), one
+   trial: the x2 parent trained as a slimmable network at the search fidelity, shrunk greedily to the
+   budget; then ``mgsearch confirm --top 1 --seeds 3`` of that study at the same protocol. Its
+   confirmed accuracy is compared with the confirmed baseline of step 3 whose spec is the LW-DNA
+   base (checked by spec hash), so the parent is not trained twice.
 
 The protocol is fixed here, before any result was seen (2026-11-30), and is the same for every budget:
 
@@ -30,6 +39,13 @@ on stdout.
     python benchmarks/bench_outcome.py --budgets 50k,100k --work /tmp/outcome            # CPU, ~2 h per budget
     python benchmarks/bench_outcome.py --budgets 50k,100k --device cuda --work /tmp/outcome
     python benchmarks/bench_outcome.py --budgets 50k --dry --work /tmp/outcome-dry       # tiny rehearsal
+    python benchmarks/bench_outcome.py --budgets 50k --legs main --work /tmp/outcome     # without step 4
+
+Time on this repository's CPU machine (2 cores, idle; measured throughput of a 50k-param ResNet-20,
+7.7M MACs: about 760 training images/s): the confirm step alone trains 2 networks x 3 seeds x 15
+epochs x 45,000 images, about 1.5 h; with the 50 min search the main leg takes about 2.5 h per budget,
+over the issue's 2 h goal, and the LW-DNA leg adds about 50 min. Every step resumes, so a run may be
+spread over several sessions (the wall time reported is the sum of the steps' own times).
 """
 
 from __future__ import annotations
@@ -49,11 +65,11 @@ SPACE = REPO / "benchmarks" / "outcome_space.toml"
 #: the fixed protocol (see the module docstring); --dry replaces it by a tiny one for a rehearsal
 PROTOCOL = {
     "supernet_epochs": 5, "supernet_fraction": 0.5, "search_epochs": 2, "search_fraction": 0.2,
-    "confirm_epochs": 15, "confirm_fraction": 1.0, "seeds": 3, "n_trials": 1000,
+    "confirm_epochs": 15, "confirm_fraction": 1.0, "seeds": 3, "n_trials": 1000, "lwdna_widen": 2.0,
 }
 DRY = {
     "supernet_epochs": 1, "supernet_fraction": 0.02, "search_epochs": 1, "search_fraction": 0.02,
-    "confirm_epochs": 1, "confirm_fraction": 0.02, "seeds": 2, "n_trials": 4,
+    "confirm_epochs": 1, "confirm_fraction": 0.02, "seeds": 2, "n_trials": 4, "lwdna_widen": 1.25,
 }
 
 
@@ -101,19 +117,123 @@ seeds = {p['seeds']}
 """
 
 
-def step(name: str, cmd: list[str], log: Path, timeout: float | None = None) -> tuple[int, float, str]:
-    """Run one mgsearch command, its stderr to ``log``; returns (exit code, seconds, stdout)."""
-    t0 = time.perf_counter()
-    print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {name}: {' '.join(cmd)}", file=sys.stderr, flush=True)
-    with log.open("a") as err:
+class Ledger:
+    """Seconds spent per step across interrupted runs, in ``<work>/<name>.steps.json`` (rewritten
+    every ``HEARTBEAT`` s while a step runs, so a killed run loses at most that much of the count).
+    The wall times reported are its sums; the search's time limit is what the ledger leaves of it."""
+
+    HEARTBEAT = 15.0
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.steps: dict = json.loads(path.read_text()) if path.exists() else {}
+
+    def spent(self, name: str) -> float:
+        return float(self.steps.get(name, {}).get("seconds", 0.0))
+
+    def done(self, name: str) -> bool:
+        return bool(self.steps.get(name, {}).get("done", False))
+
+    def _save(self, name: str, seconds: float, done: bool) -> None:
+        self.steps[name] = {"seconds": seconds, "done": done}
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.steps, indent=1))
+        tmp.replace(self.path)
+
+    def run(self, name: str, cmd: list[str], log: Path) -> tuple[int, float, str]:
+        """Run one mgsearch command, its stderr to ``log``; returns (exit code, seconds over all
+        attempts, stdout)."""
+        import threading
+
+        before, t0 = self.spent(name), time.perf_counter()
+        print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {name}: {' '.join(cmd)}", file=sys.stderr, flush=True)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.HEARTBEAT):
+                self._save(name, before + time.perf_counter() - t0, False)
+
+        thread = threading.Thread(target=beat, daemon=True)
+        thread.start()
         try:
-            r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True, timeout=timeout)
-            rc, out = r.returncode, r.stdout
-        except subprocess.TimeoutExpired as e:
-            rc, out = 124, (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-    seconds = time.perf_counter() - t0
-    print(f"  -> exit {rc} in {seconds:.0f} s", file=sys.stderr, flush=True)
-    return rc, seconds, out
+            with log.open("a") as err:
+                r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+        finally:
+            stop.set()
+            thread.join()
+        seconds = before + time.perf_counter() - t0
+        self._save(name, seconds, r.returncode == 0)
+        print(f"  -> exit {r.returncode} in {time.perf_counter() - t0:.0f} s ({seconds:.0f} s over all attempts)",
+              file=sys.stderr, flush=True)
+        return r.returncode, seconds, r.stdout
+
+
+def lwdna_study_text(budget: str, p: dict) -> str:
+    """The LW-DNA leg's study file: the outcome study's data, fidelity, budget and confirm protocol,
+    with ``strategy = "lwdna"`` (one trial) instead of the one-shot search."""
+    main = study_text(budget, p)
+    head, rest = main.split("[data]", 1)
+    confirm = rest[rest.index("[confirm]"):]
+    data = "[data]" + rest[:rest.index("[oneshot]")]
+    return (f"# Written by benchmarks/bench_outcome.py: the LW-DNA leg of the outcome benchmark at {budget} params.\n"
+            f'[study]\nspace = "{SPACE}"\nstrategy = "lwdna"\nseed = 0\nn_trials = 1\nsampler = "tpe"\n\n'
+            f"{data}"
+            '[lwdna]\nbase = "uniform"      # the uniform@budget baseline is the network widened\n'
+            f'importance = "slimmable"\nwiden = {p["lwdna_widen"]}\n'
+            "group_fraction = 0.2  # twice the default step: about half the greedy steps (time, fixed before any result)\n\n"
+            f"{confirm}")
+
+
+def lwdna_base_hash(study: Path) -> str | None:
+    """The spec hash of the network the LW-DNA trial widened (its ``lwdna_base_spec``), or None."""
+    import optuna
+
+    from mgsearch.spec import ArchSpec
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = f"sqlite:///{study.with_suffix('.db')}"
+    trials = optuna.load_study(study_name=study.stem, storage=storage).get_trials(deepcopy=False)
+    for t in trials:
+        base = t.user_attrs.get("lwdna_base_spec")
+        if base:
+            return ArchSpec.from_json(base).hash
+    return None
+
+
+def run_lwdna(budget: str, args: argparse.Namespace, p: dict, main: dict) -> dict:
+    """Step 4 (see the module docstring): LW-DNA's confirmed network against its confirmed parent."""
+    work = Path(args.work)
+    study = work / f"outcome-lwdna-{budget}.toml"
+    if not study.exists():
+        study.write_text(lwdna_study_text(budget, p))
+    log = work / f"outcome-lwdna-{budget}.log"
+    common = ["--device", args.device, *(["--threads", str(args.threads)] if args.threads else [])]
+    result: dict = {"study": str(study), "steps": {}}
+    ledger = Ledger(work / f"outcome-lwdna-{budget}.steps.json")
+    out = ""
+    for name, cmd in (("search", ["mgsearch", "search", str(study), "--no-progress", *common]),
+                      ("confirm", ["mgsearch", "confirm", str(study), "--json", "--no-progress", *common])):
+        rc, s, out = ledger.run(name, cmd, log)
+        result["steps"][name] = {"exit": rc, "seconds": s}
+        if rc != 0:
+            raise SystemExit(f"bench_outcome: lwdna {name} exited {rc}; see {log} (re-run to resume)")
+    confirmed = json.loads(out) if out.strip() else {}
+    found = confirmed.get("found")
+    base_hash = lwdna_base_hash(study)
+    parent = next((g for g in (main.get("confirm") or {}).get("groups", [])
+                   if g["role"] == "baseline" and g["spec_hash"] == base_hash), None)
+    result.update(lwdna=found, parent=parent, base_hash=base_hash)
+    if found and parent:
+        d = 100 * (found["mean"] - parent["mean"])
+        overlap = min(found["test_accs"]) <= max(parent["test_accs"]) and min(parent["test_accs"]) <= max(found["test_accs"])
+        result["difference_points"] = d
+        result["ranges_overlap"] = overlap
+        result["sentence"] = (f"LW-DNA (slimmable) is {abs(d):.2f} points {'above' if d >= 0 else 'below'} its uniform "
+                              f"parent {parent['label']} (seeds' ranges {'overlap' if overlap else 'do not overlap'})")
+    else:
+        result["sentence"] = ("no comparison: the LW-DNA base is not among the confirmed baselines "
+                              f"(base hash {base_hash})")
+    return result
 
 
 def run_budget(budget: str, args: argparse.Namespace, p: dict) -> dict:
@@ -125,13 +245,18 @@ def run_budget(budget: str, args: argparse.Namespace, p: dict) -> dict:
     log = work / f"outcome-{budget}.log"
     common = ["--device", args.device, *(["--threads", str(args.threads)] if args.threads else [])]
     result: dict = {"budget": budget, "protocol": p, "device": args.device, "study": str(study), "steps": {}}
-    t_start = time.perf_counter()
-    search_cmd = ["mgsearch", "search", str(study), "--timeout", f"{args.search_minutes}m", "--no-progress", *common]
+    ledger = Ledger(work / f"outcome-{budget}.steps.json")
+    # the search's time box spans interrupted runs: a re-run gets what the ledger leaves of it
+    search_left = args.search_minutes * 60 - ledger.spent("search")
+    search_cmd = ["mgsearch", "search", str(study), "--timeout", f"{max(search_left, 1):.0f}", "--no-progress", *common]
     out = ""
     for name, cmd in (("search", search_cmd),
                       ("baseline", ["mgsearch", "baseline", str(study), "--no-progress", *common]),
                       ("confirm", ["mgsearch", "confirm", str(study), "--json", "--no-progress", *common])):
-        rc, s, out = step(name, cmd, log)
+        if name == "search" and (ledger.done(name) or search_left < 30):
+            result["steps"][name] = {"exit": 0, "seconds": ledger.spent(name)}
+            continue
+        rc, s, out = ledger.run(name, cmd, log)
         result["steps"][name] = {"exit": rc, "seconds": s}
         if rc != 0:
             raise SystemExit(f"bench_outcome: {name} exited {rc}; see {log} (re-run to resume)")
@@ -140,10 +265,12 @@ def run_budget(budget: str, args: argparse.Namespace, p: dict) -> dict:
     except json.JSONDecodeError:
         result["confirm"] = None
         result["confirm_stdout"] = out[-2000:]
-    result["wall_seconds"] = time.perf_counter() - t_start
+    result["wall_seconds"] = sum(step["seconds"] for step in result["steps"].values())
     c = result.get("confirm") or {}
     diff, overlap = c.get("difference_points"), c.get("ranges_overlap")
     result["goal_met"] = bool(diff is not None and diff >= 1.0 and overlap is False)
+    if "lwdna" in args.legs:
+        result["lwdna"] = run_lwdna(budget, args, p, result)
     result["date"] = datetime.now(timezone.utc).isoformat()
     (work / f"outcome-{budget}.json").write_text(json.dumps(result, indent=2))
     return result
@@ -158,6 +285,13 @@ def summary(results: list[dict]) -> str:
             lines.append(f"| {r['budget']} | {g['role']}: {g['label']} | {g['params']:,} | "
                          f"{100 * g['mean']:.2f} ± {100 * g['sd']:.2f} | "
                          f"{', '.join(f'{100 * a:.2f}' for a in g['test_accs'])} |")
+        lw = r.get("lwdna")
+        if lw and lw.get("lwdna"):
+            g = lw["lwdna"]
+            lines.append(f"| {r['budget']} | lwdna (slimmable, x2 of the uniform parent) | {g['params']:,} | "
+                         f"{100 * g['mean']:.2f} ± {100 * g['sd']:.2f} | "
+                         f"{', '.join(f'{100 * a:.2f}' for a in g['test_accs'])} |")
+            sentences.append(f"- {r['budget']}: {lw['sentence']}; LW-DNA leg {sum(s['seconds'] for s in lw['steps'].values()) / 60:.0f} min")
         sentences.append(f"- {r['budget']}: {c.get('sentence', 'no confirm result')}; goal met: {r['goal_met']}; "
                          f"wall {r['wall_seconds'] / 60:.0f} min (search {r['steps']['search']['seconds'] / 60:.0f}, "
                          f"baseline {r['steps']['baseline']['seconds'] / 60:.0f}, "
@@ -172,9 +306,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--search-minutes", type=float, default=50.0, help="the search's time limit (default 50)")
+    ap.add_argument("--legs", default="main,lwdna",
+                    help="main (search, baseline, confirm) and/or lwdna (step 4, after main); default both")
     ap.add_argument("--dry", action="store_true", help="a tiny rehearsal of every command (not a result)")
     args = ap.parse_args(argv)
     p = dict(DRY if args.dry else PROTOCOL)
+    args.legs = {leg for leg in args.legs.split(",") if leg}
+    if not args.legs <= {"main", "lwdna"} or "main" not in args.legs:
+        raise SystemExit(f"bench_outcome: --legs={','.join(sorted(args.legs))}: allowed main or main,lwdna (lwdna needs main's confirmed parent)")
     if args.dry:
         args.search_minutes = min(args.search_minutes, 5.0)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
