@@ -60,6 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace an existing --out that is not an earlier shrunk spec (never a database or BASE)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress output (default: training bars on a terminal, slimmable-shrink lines on stderr)")
     p.set_defaults(func=run)
 
 
@@ -265,7 +267,9 @@ def run(args: argparse.Namespace) -> int:
             group_fraction=group_fraction,
             calibration_images=calibration,
             val_images=val_images,
-            progress=None,  # the library's default: a bar on a terminal, silent otherwise
+            # the library's default: a bar on a terminal, silent otherwise; the greedy steps' lines on stderr
+            progress=False if args.no_progress else None,
+            log=None if args.no_progress else "stderr",
         )
     except BudgetError as exc:
         raise _budget_error(exc, args, base, widen, keep, min_width) from None

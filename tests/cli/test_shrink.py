@@ -98,7 +98,8 @@ def test_unknown_dataset_is_one_line():
     assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_slimmable_importance_trains_shrinks_and_retrains(capsys, folder, monkeypatch):
+@pytest.mark.parametrize("quiet", [False, True], ids=["progress", "no-progress"])
+def test_slimmable_importance_trains_shrinks_and_retrains(capsys, folder, monkeypatch, quiet):
     import torch
 
     monkeypatch.setenv("MGSEARCH_THREADS", "1")  # two threads per process spin against each other on a shared machine
@@ -107,7 +108,7 @@ def test_slimmable_importance_trains_shrinks_and_retrains(capsys, folder, monkey
     try:
         args = ["shrink", SMALL, "--dataset", f"imagefolder:{folder}", "--importance", "slimmable", "--ratio", "0.8",
                 "--keep-ratio", "0.3", "--epochs", "1", "--batch-size", "32", "--calibration-images", "32",
-                "--val-images", "16", "--group-fraction", "0.25", "--json"]
+                "--val-images", "16", "--group-fraction", "0.25", "--json", *(["--no-progress"] if quiet else [])]
         assert main(args) == 0
     finally:
         torch.set_num_threads(threads)
@@ -116,4 +117,7 @@ def test_slimmable_importance_trains_shrinks_and_retrains(capsys, folder, monkey
     assert data["importance"] == "slimmable" and data["params"] <= 0.8 * data["base"]["params"]
     assert data["slimmable"]["epochs"] == 1 and len(data["slimmable"]["steps"]) >= 1
     assert data["extra_cost_epochs"] > 0 and 0.0 <= data["test_acc"] <= 1.0
-    assert "supernet epoch 1/1" in captured.err and "slimmable shrink step 1:" in captured.err
+    if quiet:
+        assert captured.err == ""
+    else:
+        assert "supernet epoch 1/1" in captured.err and "slimmable shrink step 1:" in captured.err
