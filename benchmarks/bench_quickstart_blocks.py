@@ -36,9 +36,16 @@ SPACES = {"conv": REPO / "search_spaces" / "mgic.toml", "vcycle": REPO / "benchm
 
 
 def study_file(folder: Path, space: Path) -> Path:
-    """The shipped quickstart study in ``folder`` with ``space`` (absolute) as its space."""
+    """The shipped quickstart study in ``folder`` with ``space`` (absolute) as its space; for the
+    shipped space itself the study file is the shipped one word for word (its space found through a
+    ``search_spaces`` link beside ``folder``), so that a copied quickstart database resumes in it."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "quickstart.toml"
+    if not path.exists() and space == SPACES["conv"]:
+        link = folder.parent / "search_spaces"
+        if not link.exists():
+            link.symlink_to(REPO / "search_spaces", target_is_directory=True)
+        path.write_text((REPO / "studies" / "quickstart.toml").read_text())
     if not path.exists():
         text, n = re.subn(r'(?m)^space = "[^"]*"', f'space = "{space}"', (REPO / "studies" / "quickstart.toml").read_text())
         if n != 1:
