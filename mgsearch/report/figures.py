@@ -72,6 +72,12 @@ _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), hei
 _DASHES = ("solid", "dot", "dash", "dashdot", "longdash")
 
 
+def _two_line_title(heading: str, sentence: str) -> dict[str, Any]:
+    """The layout of a figure whose title is a heading and, on a second smaller line, a sentence too
+    long for one line at the report's width (it was clipped at the right edge)."""
+    return {**_LAYOUT, "title": f"{heading}<br><sup>{sentence}</sup>", "margin": {**_LAYOUT["margin"], "t": 70}}
+
+
 def _outline(symbol: str, color: str) -> dict[str, Any]:
     """Open and line symbols are drawn by their outline alone: give it the colour and some width."""
     if symbol.endswith("-open") or symbol.startswith(("line-", "x-thin", "cross-thin")):
@@ -422,8 +428,8 @@ def confirm_figure(data: StudyData) -> go.Figure | None:
                                  name=f"{role}: one seed", showlegend=False, hoverinfo="skip",
                                  marker=dict(color=color, size=4, opacity=0.45)))
     p = cmp.groups[0].protocol
-    fig.update_layout(title=f"Confirmed ({p.get('epochs')} epochs on {p.get('train_fraction')} of the training split, "
-                            f"test accuracy): {cmp.sentence()}", **_LAYOUT)
+    fig.update_layout(**_two_line_title(f"Confirmed ({p.get('epochs')} epochs on {p.get('train_fraction')} of the "
+                                        f"training split, test accuracy)", cmp.sentence()))
     limit = data.limits.get("params")
     if limit:
         fig.add_vline(x=limit, line=dict(color=COLORS["infeasible"], dash="dot"), annotation_text="budget")
@@ -444,7 +450,7 @@ def calibration_figure(data: StudyData) -> go.Figure | None:
         name=f"candidates ({cal.n})", marker=dict(color=COLORS["trained"], size=9),
         hovertemplate="<b>%{text}</b><br>search fidelity val acc %{x:.2f} %<br>protocol test acc %{y:.2f} %"
                       "<extra></extra>"))
-    fig.update_layout(title=f"Fidelity calibration: {cal.text()}", **_LAYOUT)
+    fig.update_layout(**_two_line_title("Fidelity calibration", cal.text()))
     fig.update_xaxes(title="validation accuracy % at the search fidelity (the search's score)")
     fig.update_yaxes(title="test accuracy % at the confirm protocol")
     return fig
