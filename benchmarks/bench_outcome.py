@@ -55,6 +55,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -80,17 +81,9 @@ def cifar10_archive() -> str:
     raise SystemExit("bench_outcome: the offline CIFAR-10 archive (../shared/datasets/cifar10-jpeg.tar.xz) is missing")
 
 
-def study_text(budget: str, p: dict) -> str:
-    """The study file of one budget (written once; the protocol lives in it)."""
-    return f"""# Written by benchmarks/bench_outcome.py: the outcome benchmark at {budget} params.
-[study]
-space = "{SPACE}"
-strategy = "oneshot"
-seed = 0
-n_trials = {p['n_trials']}
-sampler = "tpe"
-
-[data]
+def _shared_tables(budget: str, p: dict) -> tuple[str, str]:
+    """The tables both study files share: (``[data]`` to ``[budget]``, ``[confirm]``)."""
+    data = f"""[data]
 dataset = "cifar10"
 root = "{cifar10_archive()}"
 val_fraction = 0.1
@@ -103,18 +96,47 @@ batch_size = 128
 [budget]
 max_params = "{budget}"
 
-[oneshot]
-epochs = {p['supernet_epochs']}
-train_fraction = {p['supernet_fraction']}
-calibration_images = 512
-val_images = 2000
-
-[confirm]
+"""
+    confirm = f"""[confirm]
 epochs = {p['confirm_epochs']}
 train_fraction = {p['confirm_fraction']}
 top = 1
 seeds = {p['seeds']}
 """
+    return data, confirm
+
+
+def study_text(budget: str, p: dict) -> str:
+    """The study file of one budget (written once; the protocol lives in it)."""
+    data, confirm = _shared_tables(budget, p)
+    return f"""# Written by benchmarks/bench_outcome.py: the outcome benchmark at {budget} params.
+[study]
+space = "{SPACE}"
+strategy = "oneshot"
+seed = 0
+n_trials = {p['n_trials']}
+sampler = "tpe"
+
+{data}[oneshot]
+epochs = {p['supernet_epochs']}
+train_fraction = {p['supernet_fraction']}
+calibration_images = 512
+val_images = 2000
+
+{confirm}"""
+
+
+def lwdna_study_text(budget: str, p: dict) -> str:
+    """The LW-DNA leg's study file: the outcome study's data, fidelity, budget and confirm protocol,
+    with ``strategy = "lwdna"`` (one trial) instead of the one-shot search."""
+    data, confirm = _shared_tables(budget, p)
+    return (f"# Written by benchmarks/bench_outcome.py: the LW-DNA leg of the outcome benchmark at {budget} params.\n"
+            f'[study]\nspace = "{SPACE}"\nstrategy = "lwdna"\nseed = 0\nn_trials = 1\nsampler = "tpe"\n\n'
+            f"{data}"
+            '[lwdna]\nbase = "uniform"      # the uniform@budget baseline is the network widened\n'
+            f'importance = "slimmable"\nwiden = {p["lwdna_widen"]}\n'
+            "group_fraction = 0.2  # twice the default step: about half the greedy steps (time, fixed before any result)\n\n"
+            f"{confirm}")
 
 
 class Ledger:
@@ -143,8 +165,6 @@ class Ledger:
     def run(self, name: str, cmd: list[str], log: Path) -> tuple[int, float, str]:
         """Run one mgsearch command, its stderr to ``log``; returns (exit code, seconds over all
         attempts, stdout)."""
-        import threading
-
         before, t0 = self.spent(name), time.perf_counter()
         print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {name}: {' '.join(cmd)}", file=sys.stderr, flush=True)
         stop = threading.Event()
@@ -166,22 +186,6 @@ class Ledger:
         print(f"  -> exit {r.returncode} in {time.perf_counter() - t0:.0f} s ({seconds:.0f} s over all attempts)",
               file=sys.stderr, flush=True)
         return r.returncode, seconds, r.stdout
-
-
-def lwdna_study_text(budget: str, p: dict) -> str:
-    """The LW-DNA leg's study file: the outcome study's data, fidelity, budget and confirm protocol,
-    with ``strategy = "lwdna"`` (one trial) instead of the one-shot search."""
-    main = study_text(budget, p)
-    head, rest = main.split("[data]", 1)
-    confirm = rest[rest.index("[confirm]"):]
-    data = "[data]" + rest[:rest.index("[oneshot]")]
-    return (f"# Written by benchmarks/bench_outcome.py: the LW-DNA leg of the outcome benchmark at {budget} params.\n"
-            f'[study]\nspace = "{SPACE}"\nstrategy = "lwdna"\nseed = 0\nn_trials = 1\nsampler = "tpe"\n\n'
-            f"{data}"
-            '[lwdna]\nbase = "uniform"      # the uniform@budget baseline is the network widened\n'
-            f'importance = "slimmable"\nwiden = {p["lwdna_widen"]}\n'
-            "group_fraction = 0.2  # twice the default step: about half the greedy steps (time, fixed before any result)\n\n"
-            f"{confirm}")
 
 
 def lwdna_base_hash(study: Path) -> str | None:
