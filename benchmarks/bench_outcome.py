@@ -74,6 +74,10 @@ DRY = {
 }
 
 
+# the CLI as this interpreter runs it (a GPU image may put the repository on PYTHONPATH with no console script)
+MGSEARCH = [sys.executable, "-m", "mgsearch"]
+
+
 def cifar10_archive() -> str:
     for candidate in (REPO.parent / "shared" / "datasets", Path("/work/shared/datasets")):
         if (candidate / "cifar10-jpeg.tar.xz").is_file():
@@ -215,8 +219,8 @@ def run_lwdna(budget: str, args: argparse.Namespace, p: dict, main: dict) -> dic
     result: dict = {"study": str(study), "steps": {}}
     ledger = Ledger(work / f"outcome-lwdna-{budget}.steps.json")
     out = ""
-    for name, cmd in (("search", ["mgsearch", "search", str(study), "--no-progress", *common]),
-                      ("confirm", ["mgsearch", "confirm", str(study), "--json", "--no-progress", *common])):
+    for name, cmd in (("search", [*MGSEARCH, "search", str(study), "--no-progress", *common]),
+                      ("confirm", [*MGSEARCH, "confirm", str(study), "--json", "--no-progress", *common])):
         rc, s, out = ledger.run(name, cmd, log)
         result["steps"][name] = {"exit": rc, "seconds": s}
         if rc != 0:
@@ -252,11 +256,11 @@ def run_budget(budget: str, args: argparse.Namespace, p: dict) -> dict:
     ledger = Ledger(work / f"outcome-{budget}.steps.json")
     # the search's time box spans interrupted runs: a re-run gets what the ledger leaves of it
     search_left = args.search_minutes * 60 - ledger.spent("search")
-    search_cmd = ["mgsearch", "search", str(study), "--timeout", f"{max(search_left, 1):.0f}", "--no-progress", *common]
+    search_cmd = [*MGSEARCH, "search", str(study), "--timeout", f"{max(search_left, 1):.0f}", "--no-progress", *common]
     out = ""
     for name, cmd in (("search", search_cmd),
-                      ("baseline", ["mgsearch", "baseline", str(study), "--no-progress", *common]),
-                      ("confirm", ["mgsearch", "confirm", str(study), "--json", "--no-progress", *common])):
+                      ("baseline", [*MGSEARCH, "baseline", str(study), "--no-progress", *common]),
+                      ("confirm", [*MGSEARCH, "confirm", str(study), "--json", "--no-progress", *common])):
         if name == "search" and (ledger.done(name) or search_left < 30):
             result["steps"][name] = {"exit": 0, "seconds": ledger.spent(name)}
             continue
