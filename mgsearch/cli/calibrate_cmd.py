@@ -13,7 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "calibrate",
         help="rank correlation of the search fidelity's score with the confirm protocol's test accuracy",
         description="Draw N candidates of the study's space, fit each to the budget, train each at the search "
-        "fidelity and at the confirm protocol, and report Spearman's rho and Kendall's tau-b (95 % bootstrap "
+        "fidelity (a one-shot study: score each on its structure's supernet, as the search does) and at the "
+        "confirm protocol, and report Spearman's rho and Kendall's tau-b (95 % bootstrap "
         "intervals) and the top-k overlap. Stored as the study <name>.calibrate; re-running resumes.",
     )
     add_derived_arguments(p)
@@ -38,10 +39,13 @@ def run(args: argparse.Namespace) -> int:
         print_json(result.to_dict())
         return 0
     cal, cheap, full = result.calibration, result.search_protocol, result.confirm_protocol
+    oneshot = cheap.get("kind") == "oneshot"
+    side = (f"one-shot score on supernets trained {cheap['epochs']} epochs on {cheap['train_fraction']:g}"
+            if oneshot else f"search fidelity {cheap['epochs']} epochs on {cheap['train_fraction']:g}")
     print(f"calibrated {config.name} ({config.storage_display}, study {calibrate_study_name(config.name)}): "
-          f"search fidelity {cheap['epochs']} epochs on {cheap['train_fraction']:g} (val acc) against "
-          f"{full['epochs']} epochs on {full['train_fraction']:g} (test acc):")
+          f"{side} (val acc) against {full['epochs']} epochs on {full['train_fraction']:g} (test acc):")
     rows = [[label, round(100 * c, 2), round(100 * f, 2)] for label, c, f in zip(cal.labels, cal.cheap, cal.full)]
-    print(format_table(["candidate", "search val acc %", "protocol test acc %"], rows))
+    score = "one-shot val acc %" if oneshot else "search val acc %"
+    print(format_table(["candidate", score, "protocol test acc %"], rows))
     print(cal.text())
     return 0

@@ -445,13 +445,16 @@ def calibration_figure(data: StudyData) -> go.Figure | None:
     cal = calibration_of(data)
     if cal is None:
         return None
+    oneshot = any((r.protocol or {}).get("kind") == "oneshot" for r in data.calibration if r.role == "search")
+    score = "one-shot score (val acc on the supernet)" if oneshot else "search fidelity val acc"
     fig = go.Figure(go.Scatter(
         x=[100 * v for v in cal.cheap], y=[100 * v for v in cal.full], mode="markers", text=list(cal.labels),
         name=f"candidates ({cal.n})", marker=dict(color=COLORS["trained"], size=9),
-        hovertemplate="<b>%{text}</b><br>search fidelity val acc %{x:.2f} %<br>protocol test acc %{y:.2f} %"
+        hovertemplate=f"<b>%{{text}}</b><br>{score} %{{x:.2f}} %<br>protocol test acc %{{y:.2f}} %"
                       "<extra></extra>"))
     fig.update_layout(**_two_line_title("Fidelity calibration", cal.text()))
-    fig.update_xaxes(title="validation accuracy % at the search fidelity (the search's score)")
+    fig.update_xaxes(title="validation accuracy % on the supernet (the one-shot search's score)" if oneshot
+                     else "validation accuracy % at the search fidelity (the search's score)")
     fig.update_yaxes(title="test accuracy % at the confirm protocol")
     return fig
 

@@ -10,6 +10,14 @@ measured once at the end). :func:`mgsearch.evidence.calibration` then gives Spea
 Kendall's tau-b with 95 % bootstrap intervals and the top-k overlap. The runs are stored in
 ``<name>.calibrate`` (``role`` ``search`` or ``confirm``, ``source_trial`` = the candidate's index)
 and resume as :mod:`mgsearch.search.retrain` describes; a candidate already stored keeps its spec.
+
+A study with ``strategy = "oneshot"`` ranks candidates by their one-shot score, so that is its search
+side here: each candidate is drawn with its structure (:func:`oneshot_calibration_candidates`: fitted
+within the structure's largest network, as the search fits them) and scored on the structure's
+supernet exactly as a search trial is (:func:`mgsearch.oneshot.session.score_candidate`: the same
+supernet file, trained once when missing, BatchNorm recalibration, the ``[oneshot]`` settings); the
+run stores the protocol ``{"kind": "oneshot", ...}`` and its ``supernet``. The confirm side is
+unchanged: each candidate trained alone from scratch.
 """
 
 from __future__ import annotations
@@ -28,9 +36,11 @@ from mgsearch.store.runs import RunRecord
 from mgsearch.study import StudyConfig
 
 if TYPE_CHECKING:
+    from mgsearch.oneshot.structure import Structure
     from mgsearch.space import SearchSpace
 
-__all__ = ["CalibrateResult", "calibration_candidates", "run_calibrate", "DRAWS_PER_CANDIDATE"]
+__all__ = ["CalibrateResult", "calibration_candidates", "oneshot_calibration_candidates", "run_calibrate",
+           "DRAWS_PER_CANDIDATE"]
 
 #: draws from the space per wanted candidate before giving up on finding enough distinct fitted specs
 DRAWS_PER_CANDIDATE = 50
@@ -57,6 +67,70 @@ def calibration_candidates(space: "SearchSpace", budget: Budget, n: int, seed: i
             return out
     raise BudgetError(f"the space gives only {len(out)} distinct candidates within the budget in {draws} draws; "
                       f"ask for fewer (--n {max(3, len(out))}) or widen the space")
+
+
+def oneshot_calibration_candidates(space: "SearchSpace", budget: Budget, n: int, seed: int
+                                   ) -> list[tuple[ArchSpec, "Structure"]]:
+    """``n`` distinct candidates of ``space`` with their structures, for a one-shot study: drawn knob by
+    knob like :func:`calibration_candidates`, each fitted to ``budget`` without passing its structure's
+    largest network (the supernet it is scored on), as the search's ``fill_budget`` does."""
+    import random
+
+    from mgsearch.metrics import ANALYTIC, get_metric
+    from mgsearch.oneshot.structure import record_structure
+    from mgsearch.space.choosers import RandomChooser
+
+    fits = budget_check(budget)
+    fit = any(get_metric(name).kind == ANALYTIC for name in budget.limits)
+    rng = random.Random(seed)
+    out: list[tuple[ArchSpec, Structure]] = []
+    seen: set[str] = set()
+    draws = DRAWS_PER_CANDIDATE * n
+    for _ in range(draws):
+        structure, spec = record_structure(space, RandomChooser(rng))
+        fitted = fit_to_budget(spec, budget, ceiling=structure.largest) if fit else spec
+        if fitted is None or not fits(fitted) or fitted.hash in seen:
+            continue
+        seen.add(fitted.hash)
+        out.append((fitted, structure))
+        if len(out) == n:
+            return out
+    raise BudgetError(f"the space gives only {len(out)} distinct candidates within the budget in {draws} draws; "
+                      f"ask for fewer (--n {max(3, len(out))}) or widen the space")
+
+
+def _oneshot_plan(config: StudyConfig, space: "SearchSpace", dataset: Any, device: str, n: int,
+                  stored: dict[int, ArchSpec]) -> tuple[list[tuple[ArchSpec, Any]], dict[str, Any]]:
+    """The candidates of a one-shot study, each with a scorer on its structure's supernet, and the
+    one-shot protocol every search-side run stores."""
+    from mgsearch.oneshot.session import protocol_of, remember_structure, score_candidate
+    from mgsearch.search.context import strategy_context
+
+    context = strategy_context(config, space, dataset, device)
+    settings = context.settings
+    drawn = oneshot_calibration_candidates(space, Budget.from_config(config), n, config.seed)
+    by_hash = {spec.hash: structure for spec, structure in drawn}
+    used = {s.hash for s in stored.values()}
+    fresh = iter((s, st) for s, st in drawn if s.hash not in used)
+    chosen: list[tuple[ArchSpec, Structure]] = []
+    for i in range(n):
+        if i in stored:
+            structure = by_hash.get(stored[i].hash)
+            if structure is None:
+                raise BudgetError(f"calibrate {config.name}: candidate {i} stored earlier "
+                                  f"({stored[i].short_hash}) is no longer drawn from this space, so its supernet "
+                                  f"is unknown; calibrate under another --name")
+            chosen.append((stored[i], structure))
+        else:
+            chosen.append(next(fresh, drawn[i]))
+    protocol = {"kind": "oneshot", **protocol_of(context, settings).to_dict(),
+                "val_fraction": config.val_fraction, "calibration_images": settings.calibration_images,
+                "val_images": settings.val_images}
+    plan = []
+    for spec, structure in chosen:
+        key = remember_structure(structure)
+        plan.append((spec, (key, lambda s, key=key: score_candidate(s, key, context, settings))))
+    return plan, protocol
 
 
 @dataclass
@@ -117,16 +191,21 @@ def run_calibrate(
     k = top_k or config.calibrate_top_k
     dataset, space, device = prepared or prepare(config)
     stored = _stored_specs(config)
-    drawn = calibration_candidates(space, Budget.from_config(config), n, config.seed)
-    used = {s.hash for s in stored.values()}
-    fresh = iter(s for s in drawn if s.hash not in used)
-    specs = [stored[i] if i in stored else next(fresh, drawn[i]) for i in range(n)]
-    cheap = study_protocol(config, epochs=config.epochs, train_fraction=config.train_fraction)
+    if config.strategy == "oneshot":
+        plan, cheap = _oneshot_plan(config, space, dataset, device, n, stored)
+    else:
+        drawn = calibration_candidates(space, Budget.from_config(config), n, config.seed)
+        used = {s.hash for s in stored.values()}
+        fresh = iter(s for s in drawn if s.hash not in used)
+        plan = [(stored[i] if i in stored else next(fresh, drawn[i]), None) for i in range(n)]
+        cheap = study_protocol(config, epochs=config.epochs, train_fraction=config.train_fraction)
     full = confirm_protocol(config, epochs=epochs, train_fraction=train_fraction)
     planned = []
-    for i, spec in enumerate(specs):
+    for i, (spec, oneshot) in enumerate(plan):
         attrs = {"source_study": config.name, "source_trial": i, "top_k": k}
-        planned.append(PlannedRun("search", spec, cheap, config.seed, f"candidate {i}", test=False, attrs=attrs))
+        search_attrs, scorer = (attrs, None) if oneshot is None else ({**attrs, "supernet": oneshot[0]}, oneshot[1])
+        planned.append(PlannedRun("search", spec, cheap, config.seed, f"candidate {i}", test=False,
+                                  attrs=search_attrs, scorer=scorer))
         planned.append(PlannedRun("confirm", spec, full, config.seed, f"candidate {i}", test=True, attrs=attrs))
     runs = run_planned(config, calibrate_study_name(config.name), planned, dataset=dataset, device=device,
                        what="calibrate", progress=progress, train_fn=train_fn,

@@ -49,7 +49,10 @@ class RunsInterrupted(KeyboardInterrupt):
 class PlannedRun:
     """One training to do: ``spec`` at ``protocol`` with ``seed``; ``attrs`` link it to its source
     (``source_study``, ``source_trial``, ``baseline_name``); ``test`` measures test accuracy at the end
-    (and makes it the run's value; else the value is the last validation accuracy)."""
+    (and makes it the run's value; else the value is the last validation accuracy). ``scorer``, when
+    given, replaces the training: ``scorer(spec)`` returns a result shaped like a
+    :class:`~mgsearch.train.TrainResult` (``val_acc``, ``train_seconds``; optional ``trial_attrs``
+    stored with the run), e.g. a one-shot score on a supernet; it takes no part in the run's identity."""
 
     role: str
     spec: ArchSpec
@@ -58,6 +61,7 @@ class PlannedRun:
     label: str
     test: bool
     attrs: dict[str, Any] = field(default_factory=dict)
+    scorer: Callable[[ArchSpec], Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -241,8 +245,11 @@ def _train_one(study: "optuna.Study", run: PlannedRun, *, dataset: Any, device: 
     train = train_fn or importlib.import_module("mgsearch.train").train
     try:
         with interrupts.interruptible():
-            result = train(run.spec, dataset, fidelity=fidelity, recipe=recipe, seed=run.seed, device=device,
-                           on_epoch=on_epoch, evaluate_test=run.test, progress=False, threads=config.threads)
+            if run.scorer is not None:
+                result = run.scorer(run.spec)
+            else:
+                result = train(run.spec, dataset, fidelity=fidelity, recipe=recipe, seed=run.seed, device=device,
+                               on_epoch=on_epoch, evaluate_test=run.test, progress=False, threads=config.threads)
     except KeyboardInterrupt:
         raise  # the caller fails the run as interrupted
     except TrainingDiverged as exc:
@@ -259,7 +266,8 @@ def _train_one(study: "optuna.Study", run: PlannedRun, *, dataset: Any, device: 
         _finish_failed(study, trial, "failed", f"{type(exc).__name__}: {exc}"[:500], t0)
         raise
     val = float(result.val_acc)
-    values = {"status": "trained", "val_acc": val, "val_history": history or [val],
+    values = {**dict(getattr(result, "trial_attrs", None) or {}),
+              "status": "trained", "val_acc": val, "val_history": history or [val],
               "train_seconds": float(result.train_seconds), "wall_seconds": time.perf_counter() - t0}
     if run.test:
         if result.test_acc is None:

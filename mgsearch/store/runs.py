@@ -28,12 +28,14 @@ RUN_STATUSES = ("trained", "diverged", "failed", "interrupted", "running")
 #: every attribute a derived run stores (besides the analytic metrics under their names): name -> meaning
 RUN_ATTRS: dict[str, str] = {
     "run_key": "what identifies the run across re-runs: source, spec hash, role, seed and protocol",
-    "role": "confirm: 'found' or 'baseline'; calibrate: 'search' (search fidelity) or 'confirm' (the protocol)",
+    "role": "confirm: 'found' or 'baseline'; calibrate: 'search' (search fidelity; a one-shot study: the one-shot "
+            "score) or 'confirm' (the protocol)",
     "source_study": "the study the architecture came from (<name> or <name>.baselines; calibrate: <name>)",
     "source_trial": "its trial number there (calibrate: the candidate's index)",
     "baseline_name": "the baseline's label, on baseline runs",
     "seed": "the training seed",
-    "protocol": "{epochs, train_fraction, batch_size} of this training",
+    "protocol": "{epochs, train_fraction, batch_size} of this training (a one-shot score: kind 'oneshot' and the "
+                "supernet's training protocol)",
     "status": "trained, diverged, failed or interrupted",
     "spec": "the ArchSpec as canonical JSON",
     "spec_hash": "the spec's hash",
@@ -47,6 +49,10 @@ RUN_ATTRS: dict[str, str] = {
     "pid": "bookkeeping: that process's id (a RUNNING run of a live process is not stale)",
     "error": "one line, on failed and interrupted runs",
     "top_k": "calibrate: the k of the top-k overlap the command reported",
+    "supernet": "calibrate of a one-shot study, 'search' role: the key of the supernet that scored the candidate",
+    "supernet_file": "its weights file (in the folder <database stem>.supernets)",
+    "oneshot_seconds": "slicing + BatchNorm recalibration + validation of the one-shot score",
+    "fidelity": "the one-shot score's fidelity as a search trial stores it",
 }
 
 

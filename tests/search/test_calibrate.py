@@ -13,7 +13,7 @@ import pytest
 from mgsearch.cost import cost
 from mgsearch.evidence import calibration, kendall_tau_b, spearman
 from mgsearch.search.budget import Budget
-from mgsearch.search.calibrate import calibration_candidates, run_calibrate
+from mgsearch.search.calibrate import calibration_candidates, oneshot_calibration_candidates, run_calibrate
 from mgsearch.search.retrain import RunsInterrupted
 from mgsearch.space import SearchSpace
 from mgsearch.store.records import read_study
@@ -114,3 +114,57 @@ def test_calibrate_trains_each_candidate_at_both_fidelities_and_resumes(micro, m
     optuna.create_study(study_name="s", storage=micro.storage)  # calibrate needs no search; the report does
     html = render_report(read_study(micro.storage, micro.name))
     assert 'id="fig-calibration"' in html and "Spearman" in html
+
+
+def test_a_oneshot_study_is_calibrated_on_its_supernets_and_shares_them_with_the_search(
+        tmp_path, tiny_image_folder, monkeypatch, capsys):
+    """The search side of a one-shot study is the one-shot score (no training from scratch), on the
+    supernet file the search itself uses; candidates stay within their structure's largest network."""
+    from mgsearch.oneshot import files as files_module
+    from mgsearch.search import run_search
+    from mgsearch.search.runner import prepare
+    from tests.search.conftest import MICRO_SPACE
+    from tests.test_oneshot import _study
+
+    one_structure = MICRO_SPACE.replace("depth = { min = 1, max = 2 }", "depth = { min = 2, max = 2 }")
+    path = _study(tmp_path, tiny_image_folder(classes=3, train_per_class=16, test_per_class=4),
+                  table="epochs = 1\n", n_trials=3, space=one_structure)
+    config = load_study_config(path)
+    _, space, _ = prepare(config)
+    drawn = oneshot_calibration_candidates(space, Budget.from_config(config), 3, seed=0)
+    assert len({s.hash for s, _ in drawn}) == 3 and len({st.key for _, st in drawn}) == 1
+    for spec, structure in drawn:
+        assert cost(spec).params <= 3000
+        assert all(w <= top for w, top in zip(spec.widths(), structure.largest.widths()))
+
+    counter = CountingTrain()
+    monkeypatch.setattr(importlib.import_module("mgsearch.train"), "train", counter)
+    result = run_calibrate(config, n=3, epochs=1, progress=False)
+    assert counter.calls == 3  # the confirm side only: the search side is scored, not trained
+    assert result.search_protocol["kind"] == "oneshot" and result.calibration.n == 3
+    trials = optuna.load_study(study_name=f"{config.name}.calibrate", storage=config.storage).get_trials()
+    search = [t for t in trials if t.user_attrs["role"] == "search"]
+    assert len(search) == 3 and all(t.state.name == "COMPLETE" for t in search)
+    files = [p.name for p in (tmp_path / "os.supernets").glob("*.safetensors")]
+    assert len(files) == 1
+    for t in search:
+        a = t.user_attrs
+        assert a["protocol"]["kind"] == "oneshot" and a["supernet_file"] == files[0]
+        assert a["supernet"] == drawn[0][1].key and t.value == a["val_acc"]
+
+    from mgsearch.cli import main
+
+    assert main(["calibrate", str(path), "--n", "3", "--epochs", "1", "--no-progress"]) == 0  # resumes: all stored
+    out = capsys.readouterr().out
+    assert "one-shot score on supernets trained 1 epochs" in out and "one-shot val acc %" in out
+    assert counter.calls == 3
+
+    # the search scores on the same file: loaded from disk (the process's cache emptied), not trained again
+    from mgsearch.oneshot import session
+
+    monkeypatch.setattr(session, "_SUPERNETS", {})
+    monkeypatch.setattr(files_module, "train_supernet", lambda *a, **k: pytest.fail("trained again"))
+    run_search(config, progress=False)
+    searched = optuna.load_study(study_name=config.name, storage=config.storage).get_trials()
+    assert [t.user_attrs["supernet"] for t in searched if t.user_attrs.get("status") == "trained"] == \
+        [drawn[0][1].key] * 3
