@@ -18,6 +18,11 @@ For each budget, using only mgsearch's own commands on the offline CIFAR-10 copy
    budget; then ``mgsearch confirm --top 1 --seeds 3`` of that study at the same protocol. Its
    confirmed accuracy is compared with the confirmed baseline of step 3 whose spec is the LW-DNA
    base (checked by spec hash), so the parent is not trained twice.
+5. the calibrate leg (issue 14 item 3, ``--legs calibrate``, not run by default: 12 trainings at the
+   confirm protocol): ``mgsearch calibrate --n 12`` of the outcome study: 12 candidates drawn from the
+   space and fitted to the budget, each scored on the study's supernet (the same file as the search's)
+   and trained alone at the confirm protocol; Kendall's tau-b between the two (goal: at least 0.5).
+   Added 2026-11-30 after the 50k main leg's search had run and before any of its confirm results.
 
 The protocol is fixed here, before any result was seen (2026-11-30), and is the same for every budget:
 
@@ -40,6 +45,7 @@ on stdout.
     python benchmarks/bench_outcome.py --budgets 50k,100k --device cuda --work /tmp/outcome
     python benchmarks/bench_outcome.py --budgets 50k --dry --work /tmp/outcome-dry       # tiny rehearsal
     python benchmarks/bench_outcome.py --budgets 50k --legs main --work /tmp/outcome     # without step 4
+    python benchmarks/bench_outcome.py --budgets 50k --legs calibrate --work /tmp/outcome  # step 5 alone
 
 Time on this repository's CPU machine (2 cores, idle; measured throughput of a 50k-param ResNet-20,
 7.7M MACs: about 760 training images/s): the confirm step alone trains 2 networks x 3 seeds x 15
@@ -67,10 +73,12 @@ SPACE = REPO / "benchmarks" / "outcome_space.toml"
 PROTOCOL = {
     "supernet_epochs": 5, "supernet_fraction": 0.5, "search_epochs": 2, "search_fraction": 0.2,
     "confirm_epochs": 15, "confirm_fraction": 1.0, "seeds": 3, "n_trials": 1000, "lwdna_widen": 2.0,
+    "calibrate_n": 12,
 }
 DRY = {
     "supernet_epochs": 1, "supernet_fraction": 0.02, "search_epochs": 1, "search_fraction": 0.02,
     "confirm_epochs": 1, "confirm_fraction": 0.02, "seeds": 2, "n_trials": 4, "lwdna_widen": 1.25,
+    "calibrate_n": 3,
 }
 
 
@@ -244,6 +252,23 @@ def run_lwdna(budget: str, args: argparse.Namespace, p: dict, main: dict) -> dic
     return result
 
 
+def run_calibrate_leg(budget: str, study: Path, args: argparse.Namespace, p: dict) -> dict:
+    """Step 5 (see the module docstring): ``mgsearch calibrate`` of the outcome study: the Kendall rank
+    correlation of the one-shot score with from-scratch test accuracy at the confirm protocol."""
+    work = Path(args.work)
+    common = ["--device", args.device, *(["--threads", str(args.threads)] if args.threads else [])]
+    ledger = Ledger(work / f"outcome-{budget}.steps.json")
+    log = work / f"outcome-{budget}.log"
+    cmd = [*MGSEARCH, "calibrate", str(study), "--n", str(p["calibrate_n"]), "--json", "--no-progress", *common]
+    rc, seconds, out = ledger.run("calibrate", cmd, log)
+    if rc != 0:
+        raise SystemExit(f"bench_outcome: calibrate exited {rc}; see {log} (re-run to resume)")
+    cal = json.loads(out) if out.strip() else {}
+    kendall = cal.get("kendall")
+    return {"exit": rc, "seconds": seconds, "result": cal,
+            "goal_met": bool(kendall is not None and kendall >= 0.5)}
+
+
 def run_budget(budget: str, args: argparse.Namespace, p: dict) -> dict:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -253,7 +278,21 @@ def run_budget(budget: str, args: argparse.Namespace, p: dict) -> dict:
     log = work / f"outcome-{budget}.log"
     common = ["--device", args.device, *(["--threads", str(args.threads)] if args.threads else [])]
     result: dict = {"budget": budget, "protocol": p, "device": args.device, "study": str(study), "steps": {}}
-    ledger = Ledger(work / f"outcome-{budget}.steps.json")
+    if "main" in args.legs:
+        run_main(budget, study, log, common, args, result)
+    if "lwdna" in args.legs:
+        result["lwdna"] = run_lwdna(budget, args, p, result)
+    if "calibrate" in args.legs:
+        result["calibrate"] = run_calibrate_leg(budget, study, args, p)
+    result["date"] = datetime.now(timezone.utc).isoformat()
+    (work / f"outcome-{budget}{'' if 'main' in args.legs else '-' + '-'.join(sorted(args.legs))}.json").write_text(
+        json.dumps(result, indent=2))
+    return result
+
+
+def run_main(budget: str, study: Path, log: Path, common: list[str], args: argparse.Namespace, result: dict) -> None:
+    """Steps 1-3 (see the module docstring) into ``result``."""
+    ledger = Ledger(Path(args.work) / f"outcome-{budget}.steps.json")
     # the search's time box spans interrupted runs: a re-run gets what the ledger leaves of it
     search_left = args.search_minutes * 60 - ledger.spent("search")
     search_cmd = [*MGSEARCH, "search", str(study), "--timeout", f"{max(search_left, 1):.0f}", "--no-progress", *common]
@@ -277,11 +316,6 @@ def run_budget(budget: str, args: argparse.Namespace, p: dict) -> dict:
     c = result.get("confirm") or {}
     diff, overlap = c.get("difference_points"), c.get("ranges_overlap")
     result["goal_met"] = bool(diff is not None and diff >= 1.0 and overlap is False)
-    if "lwdna" in args.legs:
-        result["lwdna"] = run_lwdna(budget, args, p, result)
-    result["date"] = datetime.now(timezone.utc).isoformat()
-    (work / f"outcome-{budget}.json").write_text(json.dumps(result, indent=2))
-    return result
 
 
 def summary(results: list[dict]) -> str:
@@ -300,10 +334,16 @@ def summary(results: list[dict]) -> str:
                          f"{100 * g['mean']:.2f} ± {100 * g['sd']:.2f} | "
                          f"{', '.join(f'{100 * a:.2f}' for a in g['test_accs'])} |")
             sentences.append(f"- {r['budget']}: {lw['sentence']}; LW-DNA leg {sum(s['seconds'] for s in lw['steps'].values()) / 60:.0f} min")
-        sentences.append(f"- {r['budget']}: {c.get('sentence', 'no confirm result')}; goal met: {r['goal_met']}; "
-                         f"wall {r['wall_seconds'] / 60:.0f} min (search {r['steps']['search']['seconds'] / 60:.0f}, "
-                         f"baseline {r['steps']['baseline']['seconds'] / 60:.0f}, "
-                         f"confirm {r['steps']['confirm']['seconds'] / 60:.0f})")
+        if "wall_seconds" in r:
+            sentences.append(f"- {r['budget']}: {c.get('sentence', 'no confirm result')}; goal met: {r['goal_met']}; "
+                             f"wall {r['wall_seconds'] / 60:.0f} min (search {r['steps']['search']['seconds'] / 60:.0f}, "
+                             f"baseline {r['steps']['baseline']['seconds'] / 60:.0f}, "
+                             f"confirm {r['steps']['confirm']['seconds'] / 60:.0f})")
+        cal = r.get("calibrate")
+        if cal:
+            sentences.append(f"- {r['budget']}: calibrate (one-shot score vs confirm-protocol test accuracy): "
+                             f"{cal['result'].get('text', 'no result')}; Kendall >= 0.5: {cal['goal_met']}; "
+                             f"{cal['seconds'] / 60:.0f} min")
     return "\n".join(lines + [""] + sentences)
 
 
@@ -315,13 +355,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--search-minutes", type=float, default=50.0, help="the search's time limit (default 50)")
     ap.add_argument("--legs", default="main,lwdna",
-                    help="main (search, baseline, confirm) and/or lwdna (step 4, after main); default both")
+                    help="main (steps 1-3), lwdna (step 4, needs main), calibrate (step 5, alone or after the "
+                         "others); default main,lwdna")
     ap.add_argument("--dry", action="store_true", help="a tiny rehearsal of every command (not a result)")
     args = ap.parse_args(argv)
     p = dict(DRY if args.dry else PROTOCOL)
     args.legs = {leg for leg in args.legs.split(",") if leg}
-    if not args.legs <= {"main", "lwdna"} or "main" not in args.legs:
-        raise SystemExit(f"bench_outcome: --legs={','.join(sorted(args.legs))}: allowed main or main,lwdna (lwdna needs main's confirmed parent)")
+    if not args.legs or not args.legs <= {"main", "lwdna", "calibrate"} or ("lwdna" in args.legs and "main" not in args.legs):
+        raise SystemExit(f"bench_outcome: --legs={','.join(sorted(args.legs))}: allowed main, lwdna, calibrate "
+                         "(lwdna needs main's confirmed parent)")
     if args.dry:
         args.search_minutes = min(args.search_minutes, 5.0)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -17,8 +17,10 @@
 # upper bounds, not solo timings. Figures of the first session: docs/benchmarks.md, "The first GPU session".
 #
 # PARTS (comma-separated) picks what runs: gpu-tests, throughput, table, lwdna, search-quality, presets,
-# outcome, or all. The default is what no GPU session has measured yet (after the first one, 2026-11-30):
-# the outcome benchmark at OUTCOME_BUDGETS (default 100k; 50k ran on the CPU) and the families table at 50k.
+# outcome, calibrate, or all. The default is what no GPU session has measured yet (after the first one,
+# 2026-11-30): the outcome benchmark at OUTCOME_BUDGETS (default 100k; 50k ran on the CPU), the one-shot
+# ranking fidelity (bench_outcome.py --legs calibrate at CALIBRATE_BUDGET, default 50k) and the families
+# table at 50k.
 #
 # Optional inputs, carried next to the repository root when the machine lacks them:
 #   .whl/      Python wheels (optuna and its dependencies) installed into /tmp/site;
@@ -34,8 +36,9 @@ REPO=$PWD
 OUT=${OUT:-/tmp/gpu-out}
 WORK=${WORK:-/tmp/gpu-work}
 DEADLINE=${DEADLINE:-555}
-PARTS=${PARTS:-outcome,presets}
+PARTS=${PARTS:-outcome,calibrate,presets}
 OUTCOME_BUDGETS=${OUTCOME_BUDGETS:-100k}
+CALIBRATE_BUDGET=${CALIBRATE_BUDGET:-50k}
 START=$(date +%s)
 mkdir -p "$OUT" "$WORK"
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2 MGSEARCH_CACHE_DIR=${MGSEARCH_CACHE_DIR:-/tmp/mgsearch-cache}
@@ -56,13 +59,13 @@ if [ "${DRY:-0}" = "1" ]; then
     MGIAD_EPOCHS=1; SQ_TRIALS=2; SQ_FRACTION=0.01; SQ_RETRAIN_EPOCHS=1; SQ_RETRAIN_FRACTION=0.01; TP_IMAGES=256
     TP_REPEATS=1; BATCH=64; SQ_BATCH=64; SQ_SEEDS=1
     PRESET_ARGS=(--presets resnet20 --sizes 50000 --seeds 0 --epochs 1 --train-fraction 0.01)
-    OUTCOME_ARGS=(--budgets "$OUTCOME_BUDGETS" --dry)
+    OUTCOME_ARGS=(--budgets "$OUTCOME_BUDGETS" --dry); DRY_FLAG=(--dry)
 else
     DEV=cuda; TABLE_EPOCHS=1,5,15; TABLE_FRACTION=1.0; LW_EPOCHS=15; LW_SUBSET=0; LW_VAL=0; LW_TEST=0
     MGIAD_EPOCHS=10; SQ_TRIALS=20; SQ_FRACTION=0.2; SQ_RETRAIN_EPOCHS=12; SQ_RETRAIN_FRACTION=1.0; TP_IMAGES=12800
     TP_REPEATS=5; BATCH=512; SQ_BATCH=256; SQ_SEEDS=3
     PRESET_ARGS=(--sizes 50000 --seeds 0,1,2 --epochs 15 --train-fraction 1.0)
-    OUTCOME_ARGS=(--budgets "$OUTCOME_BUDGETS" --search-minutes 3)
+    OUTCOME_ARGS=(--budgets "$OUTCOME_BUDGETS" --search-minutes 3); DRY_FLAG=()
 fi
 
 # ---------------------------------------------------------------------------------------------- set-up
@@ -157,18 +160,25 @@ timeout "$(left)" python3 benchmarks/bench_outcome.py "${OUTCOME_ARGS[@]}" --dev
     --work "$WORK/outcome" > "$WORK/outcome.md" 2> "$WORK/outcome.log" &
 pids+=($!)
 fi
+# the one-shot ranking fidelity (issue 14 item 3): mgsearch calibrate of the outcome study at 50k
+if want calibrate; then
+timeout "$(left)" python3 benchmarks/bench_outcome.py --budgets "$CALIBRATE_BUDGET" --legs calibrate "${DRY_FLAG[@]}" \
+    --device "$DEV" --work "$WORK/calibrate" > "$WORK/calibrate.md" 2> "$WORK/calibrate.log" &
+pids+=($!)
+fi
 for pid in "${pids[@]}"; do wait "$pid"; done
 log "phase 2 finished"
 
 # ---------------------------------------------------------------------------------------- summaries
-for f in "$WORK"/throughput-bs*.json; do echo "== $f"; grep -E '"(batch_size|bare_median|engine_median|ratio_of_medians|ratio_median_paired|engine_end_to_end_median)"' "$f"; done
-echo "== table"; cat "$WORK/table.jsonl" 2>/dev/null | python3 -c "
+want throughput && for f in "$WORK"/throughput-bs*.json; do echo "== $f"; grep -E '"(batch_size|bare_median|engine_median|ratio_of_medians|ratio_median_paired|engine_end_to_end_median)"' "$f"; done
+want table && { echo "== table"; cat "$WORK/table.jsonl" 2>/dev/null | python3 -c "
 import json, sys
 for l in sys.stdin:
     r = json.loads(l); print(r['model'], r['dataset'], r['epochs'], r['train_images'], round(r['val_acc'], 4),
-                            round(r['test_acc'], 4), round(r['wall_seconds'], 1), round(r['images_per_second']))"
-echo "== lwdna"; python3 benchmarks/bench_lwdna.py --summarise "$WORK"/lw-*.jsonl 2>&1 | tail -30
-echo "== outcome"; cat "$WORK/outcome.md" 2>/dev/null; tail -3 "$WORK/outcome.log" 2>/dev/null
-echo "== presets"; [ -f "$WORK/presets.jsonl" ] && python3 benchmarks/bench_presets.py table "$WORK/presets.jsonl"
-for b in 25k 50k; do echo "== sq $b"; tail -4 "$WORK/sq-$b.log"; grep '^|' "$WORK/sq-$b.out"; done
+                            round(r['test_acc'], 4), round(r['wall_seconds'], 1), round(r['images_per_second']))"; }
+want lwdna && { echo "== lwdna"; python3 benchmarks/bench_lwdna.py --summarise "$WORK"/lw-*.jsonl 2>&1 | tail -30; }
+want outcome && { echo "== outcome"; cat "$WORK/outcome.md" 2>/dev/null; tail -3 "$WORK/outcome.log" 2>/dev/null; }
+want calibrate && { echo "== calibrate"; cat "$WORK/calibrate.md" 2>/dev/null; tail -3 "$WORK/calibrate.log" 2>/dev/null; }
+want presets && { echo "== presets"; [ -f "$WORK/presets.jsonl" ] && python3 benchmarks/bench_presets.py table "$WORK/presets.jsonl"; }
+want search-quality && for b in 25k 50k; do echo "== sq $b"; tail -4 "$WORK/sq-$b.log"; grep '^|' "$WORK/sq-$b.out"; done
 echo "== pytest"; tail -5 "$WORK/pytest-gpu.log" 2>/dev/null

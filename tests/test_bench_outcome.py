@@ -70,3 +70,27 @@ def test_ledger_adds_up_attempts_and_marks_success(bench, tmp_path):
     assert again.spent("a") == pytest.approx(first) and not again.done("b")
     rc, total, _ = again.run("a", [sys.executable, "-c", "pass"], log)
     assert total > first and again.done("a")
+
+
+@pytest.mark.parametrize("legs", ["lwdna", "calibrate,lwdna", "main,oneshot", ""])
+def test_legs_that_cannot_run_are_refused_before_anything_starts(bench, tmp_path, legs):
+    with pytest.raises(SystemExit, match="allowed main, lwdna, calibrate"):
+        bench.main(["--budgets", "50k", "--work", str(tmp_path / "w"), "--legs", legs])
+    assert not (tmp_path / "w").exists()
+
+
+def test_the_calibrate_leg_calls_mgsearch_calibrate_on_the_outcome_study(bench, tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run(cmd, **kwargs):
+        calls.append(cmd)
+        out = '{"kendall": 0.61, "text": "Kendall 0.61"}' if "calibrate" in cmd else ""
+        return type("R", (), {"returncode": 0, "stdout": out})()
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    monkeypatch.setattr(bench, "cifar10_archive", lambda: "/data/cifar10-jpeg.tar.xz")
+    assert bench.main(["--budgets", "50k", "--work", str(tmp_path), "--legs", "calibrate"]) == 0
+    assert len(calls) == 1 and calls[0][:3] == [sys.executable, "-m", "mgsearch"]
+    assert calls[0][3:7] == ["calibrate", str(tmp_path / "outcome-50k.toml"), "--n", "12"]
+    result = (tmp_path / "outcome-50k-calibrate.json").read_text()
+    assert '"goal_met": true' in result and '"kendall": 0.61' in result
