@@ -43,6 +43,7 @@ on stdout.
 
     python benchmarks/bench_outcome.py --budgets 50k,100k --work /tmp/outcome            # CPU, ~2 h per budget
     python benchmarks/bench_outcome.py --budgets 50k,100k --device cuda --work /tmp/outcome
+    python benchmarks/bench_outcome.py --budgets 50k --device cuda --protocol paper --work /tmp/outcome-paper
     python benchmarks/bench_outcome.py --budgets 50k --dry --work /tmp/outcome-dry       # tiny rehearsal
     python benchmarks/bench_outcome.py --budgets 50k --legs main --work /tmp/outcome     # without step 4
     python benchmarks/bench_outcome.py --budgets 50k --legs calibrate --work /tmp/outcome  # step 5 alone
@@ -75,6 +76,10 @@ PROTOCOL = {
     "confirm_epochs": 15, "confirm_fraction": 1.0, "seeds": 3, "n_trials": 1000, "lwdna_widen": 2.0,
     "calibrate_n": 12,
 }
+#: ``--protocol paper``: the seed papers' training length (MGIC's code: 200 epochs; DACNN's: 300; AutoSlim
+#: trains the slimmable network as long as a plain one): supernet and confirm 200 epochs on the whole
+#: training split. Hours even on a GPU (about 2 h per budget on one H200); no result of it exists yet.
+PAPER = {**PROTOCOL, "supernet_epochs": 200, "supernet_fraction": 1.0, "confirm_epochs": 200}
 DRY = {
     "supernet_epochs": 1, "supernet_fraction": 0.02, "search_epochs": 1, "search_fraction": 0.02,
     "confirm_epochs": 1, "confirm_fraction": 0.02, "seeds": 2, "n_trials": 4, "lwdna_widen": 1.25,
@@ -151,6 +156,16 @@ def lwdna_study_text(budget: str, p: dict) -> str:
             f"{confirm}")
 
 
+def write_study(path: Path, text: str) -> None:
+    """Write a study file once; a file already there must say the same (a work folder holds one protocol)."""
+    if path.exists():
+        if path.read_text() != text:
+            raise SystemExit(f"bench_outcome: {path} was written for another protocol or data path; "
+                             "use another --work folder")
+        return
+    path.write_text(text)
+
+
 class Ledger:
     """Seconds spent per step across interrupted runs, in ``<work>/<name>.steps.json`` (rewritten
     every ``HEARTBEAT`` s while a step runs, so a killed run loses at most that much of the count).
@@ -220,8 +235,7 @@ def run_lwdna(budget: str, args: argparse.Namespace, p: dict, main: dict) -> dic
     """Step 4 (see the module docstring): LW-DNA's confirmed network against its confirmed parent."""
     work = Path(args.work)
     study = work / f"outcome-lwdna-{budget}.toml"
-    if not study.exists():
-        study.write_text(lwdna_study_text(budget, p))
+    write_study(study, lwdna_study_text(budget, p))
     log = work / f"outcome-lwdna-{budget}.log"
     common = ["--device", args.device, *(["--threads", str(args.threads)] if args.threads else [])]
     result: dict = {"study": str(study), "steps": {}}
@@ -273,8 +287,7 @@ def run_budget(budget: str, args: argparse.Namespace, p: dict) -> dict:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     study = work / f"outcome-{budget}.toml"
-    if not study.exists():
-        study.write_text(study_text(budget, p))
+    write_study(study, study_text(budget, p))
     log = work / f"outcome-{budget}.log"
     common = ["--device", args.device, *(["--threads", str(args.threads)] if args.threads else [])]
     result: dict = {"budget": budget, "protocol": p, "device": args.device, "study": str(study), "steps": {}}
@@ -357,9 +370,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--legs", default="main,lwdna",
                     help="main (steps 1-3), lwdna (step 4, needs main), calibrate (step 5, alone or after the "
                          "others); default main,lwdna")
+    ap.add_argument("--protocol", choices=("standard", "paper"), default="standard",
+                    help="standard: the fixed protocol above (15 confirm epochs); paper: 200-epoch supernet and "
+                         "confirm on the whole training split (for a GPU)")
     ap.add_argument("--dry", action="store_true", help="a tiny rehearsal of every command (not a result)")
     args = ap.parse_args(argv)
-    p = dict(DRY if args.dry else PROTOCOL)
+    p = dict(DRY if args.dry else PAPER if args.protocol == "paper" else PROTOCOL)
     args.legs = {leg for leg in args.legs.split(",") if leg}
     if not args.legs or not args.legs <= {"main", "lwdna", "calibrate"} or ("lwdna" in args.legs and "main" not in args.legs):
         raise SystemExit(f"bench_outcome: --legs={','.join(sorted(args.legs))}: allowed main, lwdna, calibrate "

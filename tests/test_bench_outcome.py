@@ -94,3 +94,16 @@ def test_the_calibrate_leg_calls_mgsearch_calibrate_on_the_outcome_study(bench, 
     assert calls[0][3:7] == ["calibrate", str(tmp_path / "outcome-50k.toml"), "--n", "12"]
     result = (tmp_path / "outcome-50k-calibrate.json").read_text()
     assert '"goal_met": true' in result and '"kendall": 0.61' in result
+
+
+def test_a_work_folder_keeps_one_protocol(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "cifar10_archive", lambda: "/data/cifar10-jpeg.tar.xz")
+    standard = bench.study_text("50k", bench.PROTOCOL)
+    paper = bench.study_text("50k", bench.PAPER)
+    assert "epochs = 200" in paper and "epochs = 200" not in standard
+    path = tmp_path / "outcome-50k.toml"
+    bench.write_study(path, standard)
+    bench.write_study(path, standard)  # the same text again: kept
+    with pytest.raises(SystemExit, match="another protocol"):
+        bench.write_study(path, paper)
+    assert path.read_text() == standard
