@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from mgsearch.errors import BudgetError
+from mgsearch.errors import BudgetError, ConfigError
 from mgsearch.evidence import Calibration, calibration, calibration_pairs
 from mgsearch.search.budget import Budget, budget_check, fit_to_budget
 from mgsearch.search.confirm import confirm_protocol
@@ -117,7 +117,7 @@ def _oneshot_plan(config: StudyConfig, space: "SearchSpace", dataset: Any, devic
         if i in stored:
             structure = by_hash.get(stored[i].hash)
             if structure is None:
-                raise BudgetError(f"calibrate {config.name}: candidate {i} stored earlier "
+                raise ConfigError(f"calibrate {config.name}: candidate {i} stored earlier "
                                   f"({stored[i].short_hash}) is no longer drawn from this space, so its supernet "
                                   f"is unknown; calibrate under another --name")
             chosen.append((stored[i], structure))
