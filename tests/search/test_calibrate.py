@@ -168,3 +168,11 @@ def test_a_oneshot_study_is_calibrated_on_its_supernets_and_shares_them_with_the
     searched = optuna.load_study(study_name=config.name, storage=config.storage).get_trials()
     assert [t.user_attrs["supernet"] for t in searched if t.user_attrs.get("status") == "trained"] == \
         [drawn[0][1].key] * 3
+
+    # a space changed under a stored calibration: its candidates' supernets are unknown, said in one line
+    from mgsearch.errors import ConfigError
+
+    (tmp_path / "space.toml").write_text(one_structure.replace("width = { min = 8, max = 16, step = 8 }",
+                                                               "width = { min = 8, max = 24, step = 8 }"))
+    with pytest.raises(ConfigError, match="candidate 0 stored earlier .* no longer drawn from this space"):
+        run_calibrate(load_study_config(path), n=3, epochs=1, progress=False)
