@@ -11,13 +11,15 @@ Kendall's tau-b with 95 % bootstrap intervals and the top-k overlap. The runs ar
 ``<name>.calibrate`` (``role`` ``search`` or ``confirm``, ``source_trial`` = the candidate's index)
 and resume as :mod:`mgsearch.search.retrain` describes; a candidate already stored keeps its spec.
 
-A study with ``strategy = "oneshot"`` ranks candidates by their one-shot score, so that is its search
-side here: each candidate is drawn with its structure (:func:`oneshot_calibration_candidates`: fitted
-within the structure's largest network, as the search fits them) and scored on the structure's
-supernet exactly as a search trial is (:func:`mgsearch.oneshot.session.score_candidate`: the same
-supernet file, trained once when missing, BatchNorm recalibration, the ``[oneshot]`` settings); the
-run stores the protocol ``{"kind": "oneshot", ...}`` and its ``supernet``. The confirm side is
-unchanged: each candidate trained alone from scratch.
+A study whose strategy scores candidates without training them (its
+:meth:`~mgsearch.strategies.Strategy.score_fidelity` is not None; the built-in ``oneshot``: on a
+supernet) ranks by that score, so that is its cheap side here: each candidate is proposed by the
+strategy itself from a seeded random chooser (:func:`scored_calibration_candidates`; fitted within its
+``parent`` where the strategy says ``fit_within_parent``, as the search fits it) and evaluated with the
+strategy's :meth:`~mgsearch.strategies.Strategy.score` exactly as a search trial is (oneshot: the same
+supernet file, trained once when missing and shared with the search); the run stores that score's
+protocol (``score_fidelity``) and the candidate's attributes (oneshot: its ``supernet``). The confirm
+side is unchanged: each candidate trained alone from scratch.
 """
 
 from __future__ import annotations
@@ -36,10 +38,10 @@ from mgsearch.store.runs import RunRecord
 from mgsearch.study import StudyConfig
 
 if TYPE_CHECKING:
-    from mgsearch.oneshot.structure import Structure
     from mgsearch.space import SearchSpace
+    from mgsearch.strategies import Candidate, Strategy, StrategyContext
 
-__all__ = ["CalibrateResult", "calibration_candidates", "oneshot_calibration_candidates", "run_calibrate",
+__all__ = ["CalibrateResult", "calibration_candidates", "scored_calibration_candidates", "run_calibrate",
            "DRAWS_PER_CANDIDATE"]
 
 #: draws from the space per wanted candidate before giving up on finding enough distinct fitted specs
@@ -69,68 +71,60 @@ def calibration_candidates(space: "SearchSpace", budget: Budget, n: int, seed: i
                       f"ask for fewer (--n {max(3, len(out))}) or widen the space")
 
 
-def oneshot_calibration_candidates(space: "SearchSpace", budget: Budget, n: int, seed: int
-                                   ) -> list[tuple[ArchSpec, "Structure"]]:
-    """``n`` distinct candidates of ``space`` with their structures, for a one-shot study: drawn knob by
-    knob like :func:`calibration_candidates`, each fitted to ``budget`` without passing its structure's
-    largest network (the supernet it is scored on), as the search's ``fill_budget`` does."""
+def scored_calibration_candidates(strategy: "Strategy", context: "StrategyContext", budget: Budget, n: int,
+                                  seed: int) -> list["Candidate"]:
+    """``n`` candidates with distinct specs for a strategy that scores without training: each proposed
+    by ``strategy`` from a random chooser (one :class:`random.Random` seeded with ``seed``, knob by knob
+    uniformly) and fitted to ``budget`` as the search fits it (within the candidate's ``parent`` where
+    ``strategy.fit_within_parent``). :class:`BudgetError` when fewer than ``n`` come out."""
+    import dataclasses
     import random
 
     from mgsearch.metrics import ANALYTIC, get_metric
-    from mgsearch.oneshot.structure import record_structure
     from mgsearch.space.choosers import RandomChooser
 
     fits = budget_check(budget)
     fit = any(get_metric(name).kind == ANALYTIC for name in budget.limits)
     rng = random.Random(seed)
-    out: list[tuple[ArchSpec, Structure]] = []
+    out: list[Candidate] = []
     seen: set[str] = set()
     draws = DRAWS_PER_CANDIDATE * n
     for _ in range(draws):
-        structure, spec = record_structure(space, RandomChooser(rng))
-        fitted = fit_to_budget(spec, budget, ceiling=structure.largest) if fit else spec
+        candidate = strategy.propose(RandomChooser(rng), context)
+        ceiling = candidate.parent if strategy.fit_within_parent else None
+        fitted = fit_to_budget(candidate.spec, budget, ceiling=ceiling) if fit else candidate.spec
         if fitted is None or not fits(fitted) or fitted.hash in seen:
             continue
         seen.add(fitted.hash)
-        out.append((fitted, structure))
+        out.append(dataclasses.replace(candidate, spec=fitted))
         if len(out) == n:
             return out
     raise BudgetError(f"the space gives only {len(out)} distinct candidates within the budget in {draws} draws; "
                       f"ask for fewer (--n {max(3, len(out))}) or widen the space")
 
 
-def _oneshot_plan(config: StudyConfig, space: "SearchSpace", dataset: Any, device: str, n: int,
-                  stored: dict[int, ArchSpec]) -> tuple[list[tuple[ArchSpec, Any]], dict[str, Any]]:
-    """The candidates of a one-shot study, each with a scorer on its structure's supernet, and the
-    one-shot protocol every search-side run stores."""
-    from mgsearch.oneshot.session import protocol_of, remember_structure, score_candidate
-    from mgsearch.search.context import strategy_context
-
-    context = strategy_context(config, space, dataset, device)
-    settings = context.settings
-    drawn = oneshot_calibration_candidates(space, Budget.from_config(config), n, config.seed)
-    by_hash = {spec.hash: structure for spec, structure in drawn}
+def _scored_plan(config: StudyConfig, strategy: "Strategy", context: "StrategyContext", n: int,
+                 stored: dict[int, ArchSpec]) -> list[tuple[ArchSpec, dict[str, Any], Callable[[ArchSpec], Any]]]:
+    """The candidates of a study whose strategy scores without training: (spec, the candidate's
+    attributes, its scorer) each; a candidate stored earlier keeps its spec."""
+    drawn = scored_calibration_candidates(strategy, context, Budget.from_config(config), n, config.seed)
+    by_hash = {c.spec.hash: c for c in drawn}
     used = {s.hash for s in stored.values()}
-    fresh = iter((s, st) for s, st in drawn if s.hash not in used)
-    chosen: list[tuple[ArchSpec, Structure]] = []
+    fresh = iter(c for c in drawn if c.spec.hash not in used)
+    plan = []
     for i in range(n):
         if i in stored:
-            structure = by_hash.get(stored[i].hash)
-            if structure is None:
+            candidate = by_hash.get(stored[i].hash)
+            if candidate is None:
                 raise ConfigError(f"calibrate {config.name}: candidate {i} stored earlier "
-                                  f"({stored[i].short_hash}) is no longer drawn from this space, so its supernet "
-                                  f"is unknown; calibrate under another --name")
-            chosen.append((stored[i], structure))
+                                  f"({stored[i].short_hash}) is no longer drawn from this space, so how to score "
+                                  f"it is unknown; calibrate under another --name")
         else:
-            chosen.append(next(fresh, drawn[i]))
-    protocol = {"kind": "oneshot", **protocol_of(context, settings).to_dict(),
-                "val_fraction": config.val_fraction, "calibration_images": settings.calibration_images,
-                "val_images": settings.val_images}
-    plan = []
-    for spec, structure in chosen:
-        key = remember_structure(structure)
-        plan.append((spec, (key, lambda s, key=key: score_candidate(s, key, context, settings))))
-    return plan, protocol
+            candidate = next(fresh, drawn[i])
+        attrs = dict(candidate.attrs)
+        plan.append((candidate.spec, attrs,
+                     lambda spec, attrs=attrs: strategy.score(spec, attrs, context)))
+    return plan
 
 
 @dataclass
@@ -191,21 +185,27 @@ def run_calibrate(
     k = top_k or config.calibrate_top_k
     dataset, space, device = prepared or prepare(config)
     stored = _stored_specs(config)
-    if config.strategy == "oneshot":
-        plan, cheap = _oneshot_plan(config, space, dataset, device, n, stored)
+    from mgsearch.search.context import strategy_context
+    from mgsearch.strategies import get_strategy
+
+    strategy = get_strategy(config.strategy)
+    context = strategy_context(config, space, dataset, device)
+    scored = strategy.score_fidelity(context)
+    if scored is not None:
+        plan = _scored_plan(config, strategy, context, n, stored)
+        cheap = {**scored, "val_fraction": config.val_fraction}
     else:
         drawn = calibration_candidates(space, Budget.from_config(config), n, config.seed)
         used = {s.hash for s in stored.values()}
         fresh = iter(s for s in drawn if s.hash not in used)
-        plan = [(stored[i] if i in stored else next(fresh, drawn[i]), None) for i in range(n)]
+        plan = [(stored[i] if i in stored else next(fresh, drawn[i]), {}, None) for i in range(n)]
         cheap = study_protocol(config, epochs=config.epochs, train_fraction=config.train_fraction)
     full = confirm_protocol(config, epochs=epochs, train_fraction=train_fraction)
     planned = []
-    for i, (spec, oneshot) in enumerate(plan):
+    for i, (spec, candidate_attrs, scorer) in enumerate(plan):
         attrs = {"source_study": config.name, "source_trial": i, "top_k": k}
-        search_attrs, scorer = (attrs, None) if oneshot is None else ({**attrs, "supernet": oneshot[0]}, oneshot[1])
         planned.append(PlannedRun("search", spec, cheap, config.seed, f"candidate {i}", test=False,
-                                  attrs=search_attrs, scorer=scorer))
+                                  attrs={**candidate_attrs, **attrs}, scorer=scorer))
         planned.append(PlannedRun("confirm", spec, full, config.seed, f"candidate {i}", test=True, attrs=attrs))
     runs = run_planned(config, calibrate_study_name(config.name), planned, dataset=dataset, device=device,
                        what="calibrate", progress=progress, train_fn=train_fn,

@@ -107,5 +107,12 @@ class OneShotStrategy(Strategy):
         settings = context.settings if isinstance(context.settings, OneShotSettings) else OneShotSettings()
         return score_candidate(spec, str(attrs["supernet"]), context, settings)
 
+    def score_fidelity(self, context: StrategyContext) -> dict[str, Any]:
+        from mgsearch.oneshot.session import protocol_of
+
+        settings = context.settings if isinstance(context.settings, OneShotSettings) else OneShotSettings()
+        return {"kind": "oneshot", **protocol_of(context, settings).to_dict(),
+                "calibration_images": settings.calibration_images, "val_images": settings.val_images}
+
 
 ONESHOT = OneShotStrategy()

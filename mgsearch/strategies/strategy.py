@@ -150,3 +150,10 @@ class Strategy(ABC):
         with the trial, e.g. its ``fidelity``). ``attrs``: the trial's attributes so far (the
         candidate's among them)."""
         return None
+
+    def score_fidelity(self, context: StrategyContext) -> dict[str, Any] | None:
+        """What :meth:`score` measures when it evaluates a candidate without training it (oneshot: the
+        supernet's training protocol and the scoring images, ``kind = "oneshot"``), as plain JSON
+        values; None (the default) when candidates are trained. ``mgsearch calibrate`` takes such a
+        score as its cheap side and this as that side's protocol."""
+        return None

@@ -13,7 +13,7 @@ import pytest
 from mgsearch.cost import cost
 from mgsearch.evidence import calibration, kendall_tau_b, spearman
 from mgsearch.search.budget import Budget
-from mgsearch.search.calibrate import calibration_candidates, oneshot_calibration_candidates, run_calibrate
+from mgsearch.search.calibrate import calibration_candidates, run_calibrate, scored_calibration_candidates
 from mgsearch.search.retrain import RunsInterrupted
 from mgsearch.space import SearchSpace
 from mgsearch.store.records import read_study
@@ -122,7 +122,9 @@ def test_a_oneshot_study_is_calibrated_on_its_supernets_and_shares_them_with_the
     supernet file the search itself uses; candidates stay within their structure's largest network."""
     from mgsearch.oneshot import files as files_module
     from mgsearch.search import run_search
+    from mgsearch.search.context import strategy_context
     from mgsearch.search.runner import prepare
+    from mgsearch.strategies import get_strategy
     from tests.search.conftest import MICRO_SPACE
     from tests.test_oneshot import _study
 
@@ -130,12 +132,17 @@ def test_a_oneshot_study_is_calibrated_on_its_supernets_and_shares_them_with_the
     path = _study(tmp_path, tiny_image_folder(classes=3, train_per_class=16, test_per_class=4),
                   table="epochs = 1\n", n_trials=3, space=one_structure)
     config = load_study_config(path)
-    _, space, _ = prepare(config)
-    drawn = oneshot_calibration_candidates(space, Budget.from_config(config), 3, seed=0)
-    assert len({s.hash for s, _ in drawn}) == 3 and len({st.key for _, st in drawn}) == 1
-    for spec, structure in drawn:
-        assert cost(spec).params <= 3000
-        assert all(w <= top for w, top in zip(spec.widths(), structure.largest.widths()))
+    dataset, space, device = prepare(config)
+    strategy = get_strategy("oneshot")
+    context = strategy_context(config, space, dataset, device)
+    drawn = scored_calibration_candidates(strategy, context, Budget.from_config(config), 3, seed=0)
+    assert len({c.spec.hash for c in drawn}) == 3 and len({c.attrs["supernet"] for c in drawn}) == 1
+    for c in drawn:
+        assert cost(c.spec).params <= 3000
+        assert all(w <= top for w, top in zip(c.spec.widths(), c.parent.widths()))
+    key = drawn[0].attrs["supernet"]
+    assert strategy.score_fidelity(context)["kind"] == "oneshot"
+    assert get_strategy("direct").score_fidelity(context) is None  # trained candidates: calibrate trains both sides
 
     counter = CountingTrain()
     monkeypatch.setattr(importlib.import_module("mgsearch.train"), "train", counter)
@@ -150,7 +157,7 @@ def test_a_oneshot_study_is_calibrated_on_its_supernets_and_shares_them_with_the
     for t in search:
         a = t.user_attrs
         assert a["protocol"]["kind"] == "oneshot" and a["supernet_file"] == files[0]
-        assert a["supernet"] == drawn[0][1].key and t.value == a["val_acc"]
+        assert a["supernet"] == key and t.value == a["val_acc"]
 
     from mgsearch.cli import main
 
@@ -167,7 +174,7 @@ def test_a_oneshot_study_is_calibrated_on_its_supernets_and_shares_them_with_the
     run_search(config, progress=False)
     searched = optuna.load_study(study_name=config.name, storage=config.storage).get_trials()
     assert [t.user_attrs["supernet"] for t in searched if t.user_attrs.get("status") == "trained"] == \
-        [drawn[0][1].key] * 3
+        [key] * 3
 
     # a space changed under a stored calibration: its candidates' supernets are unknown, said in one line
     from mgsearch.errors import ConfigError
