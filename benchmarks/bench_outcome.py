@@ -231,6 +231,12 @@ def lwdna_base_hash(study: Path) -> str | None:
     return None
 
 
+def jobs_flags(args: argparse.Namespace) -> list[str]:
+    """``--jobs N`` for the commands that train derived runs (confirm, calibrate), when N > 1. It changes
+    how many runs train at a time, not the protocol (a run's numbers depend on its thread count only)."""
+    return ["--jobs", str(args.jobs)] if args.jobs > 1 else []
+
+
 def run_lwdna(budget: str, args: argparse.Namespace, p: dict, main: dict) -> dict:
     """Step 4 (see the module docstring): LW-DNA's confirmed network against its confirmed parent."""
     work = Path(args.work)
@@ -242,7 +248,8 @@ def run_lwdna(budget: str, args: argparse.Namespace, p: dict, main: dict) -> dic
     ledger = Ledger(work / f"outcome-lwdna-{budget}.steps.json")
     out = ""
     for name, cmd in (("search", [*MGSEARCH, "search", str(study), "--no-progress", *common]),
-                      ("confirm", [*MGSEARCH, "confirm", str(study), "--json", "--no-progress", *common])):
+                      ("confirm", [*MGSEARCH, "confirm", str(study), "--json", "--no-progress", *common,
+                                   *jobs_flags(args)])):
         rc, s, out = ledger.run(name, cmd, log)
         result["steps"][name] = {"exit": rc, "seconds": s}
         if rc != 0:
@@ -273,7 +280,8 @@ def run_calibrate_leg(budget: str, study: Path, args: argparse.Namespace, p: dic
     common = ["--device", args.device, *(["--threads", str(args.threads)] if args.threads else [])]
     ledger = Ledger(work / f"outcome-{budget}.steps.json")
     log = work / f"outcome-{budget}.log"
-    cmd = [*MGSEARCH, "calibrate", str(study), "--n", str(p["calibrate_n"]), "--json", "--no-progress", *common]
+    cmd = [*MGSEARCH, "calibrate", str(study), "--n", str(p["calibrate_n"]), "--json", "--no-progress", *common,
+           *jobs_flags(args)]
     rc, seconds, out = ledger.run("calibrate", cmd, log)
     if rc != 0:
         raise SystemExit(f"bench_outcome: calibrate exited {rc}; see {log} (re-run to resume)")
@@ -312,7 +320,8 @@ def run_main(budget: str, study: Path, log: Path, common: list[str], args: argpa
     out = ""
     for name, cmd in (("search", search_cmd),
                       ("baseline", [*MGSEARCH, "baseline", str(study), "--no-progress", *common]),
-                      ("confirm", [*MGSEARCH, "confirm", str(study), "--json", "--no-progress", *common])):
+                      ("confirm", [*MGSEARCH, "confirm", str(study), "--json", "--no-progress", *common,
+                                   *jobs_flags(args)])):
         if name == "search" and (ledger.done(name) or search_left < 30):
             result["steps"][name] = {"exit": 0, "seconds": ledger.spent(name)}
             continue
@@ -366,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", required=True, help="folder for the study files, database, logs and results")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="runs that confirm and calibrate train at a time (mgsearch's --jobs; default 1)")
     ap.add_argument("--search-minutes", type=float, default=50.0, help="the search's time limit (default 50)")
     ap.add_argument("--legs", default="main,lwdna",
                     help="main (steps 1-3), lwdna (step 4, needs main), calibrate (step 5, alone or after the "

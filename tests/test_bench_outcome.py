@@ -92,8 +92,12 @@ def test_the_calibrate_leg_calls_mgsearch_calibrate_on_the_outcome_study(bench, 
     assert bench.main(["--budgets", "50k", "--work", str(tmp_path), "--legs", "calibrate"]) == 0
     assert len(calls) == 1 and calls[0][:3] == [sys.executable, "-m", "mgsearch"]
     assert calls[0][3:7] == ["calibrate", str(tmp_path / "outcome-50k.toml"), "--n", "12"]
+    assert "--jobs" not in calls[0]
     result = (tmp_path / "outcome-50k-calibrate.json").read_text()
     assert '"goal_met": true' in result and '"kendall": 0.61' in result
+    calls.clear()
+    assert bench.main(["--budgets", "50k", "--work", str(tmp_path / "j"), "--legs", "calibrate", "--jobs", "2"]) == 0
+    assert calls[0][-2:] == ["--jobs", "2"]  # passed to the command that trains the runs
 
 
 def test_a_work_folder_keeps_one_protocol(bench, tmp_path, monkeypatch):

@@ -25,16 +25,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mgsearch.cli.common import format_table, positive_int, print_json
-    from mgsearch.cli.confirm_cmd import derived_config, protocol_flags
+    from mgsearch.cli.confirm_cmd import derived_config, jobs_flag, protocol_flags
     from mgsearch.search.calibrate import run_calibrate
     from mgsearch.store.records import calibrate_study_name
 
     n = positive_int("--n", args.n, minimum=3)
     top_k = positive_int("--top-k", args.top_k)
     epochs, fraction = protocol_flags(args)
+    jobs = jobs_flag(args)
     config = derived_config(args)
     result = run_calibrate(config, n=n, top_k=top_k, epochs=epochs, train_fraction=fraction,
-                           progress=not args.no_progress, verbose=args.verbose)
+                           progress=not args.no_progress, verbose=args.verbose, jobs=jobs)
     if args.json:
         print_json(result.to_dict())
         return 0

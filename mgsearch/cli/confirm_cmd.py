@@ -15,6 +15,9 @@ def add_derived_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--data-root", help="dataset folder or archive")
     g.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     g.add_argument("--threads", type=int, help="torch CPU threads")
+    g.add_argument("--jobs", metavar="N", help="runs trained at a time, each in its own worker process with "
+                   "its share of the threads (default 1; on a CPU, one per core or two is usually fastest "
+                   "for small networks)")
     q = p.add_argument_group("the final protocol (default: the study's [confirm] table)")
     q.add_argument("--epochs", metavar="E", help="epochs of every retraining (default: [confirm] epochs, "
                    "else twice the search's)")
@@ -33,6 +36,21 @@ def derived_config(args: argparse.Namespace) -> Any:
     overrides = {k: getattr(args, k) for k in ("name", "storage", "data_root", "device", "threads")
                  if getattr(args, k, None) is not None}
     return load_study_config(args.study, overrides)
+
+
+#: the most runs ``--jobs`` trains at a time
+MAX_JOBS = 256
+
+
+def jobs_flag(args: argparse.Namespace) -> int:
+    """``--jobs`` validated (1 when not given)."""
+    from mgsearch.cli.common import positive_int
+    from mgsearch.errors import ConfigError
+
+    jobs = positive_int("--jobs", args.jobs, default=1)
+    if jobs > MAX_JOBS:
+        raise ConfigError(f"--jobs={jobs} must be <= {MAX_JOBS}")
+    return jobs
 
 
 def protocol_flags(args: argparse.Namespace) -> tuple[int | None, float | None]:
@@ -77,9 +95,10 @@ def run(args: argparse.Namespace) -> int:
     top = positive_int("--top", args.top)
     seeds = positive_int("--seeds", args.seeds)
     epochs, fraction = protocol_flags(args)
+    jobs = jobs_flag(args)
     config = derived_config(args)
     result = run_confirm(config, top=top, seeds=seeds, epochs=epochs, train_fraction=fraction,
-                         progress=not args.no_progress, verbose=args.verbose)
+                         progress=not args.no_progress, verbose=args.verbose, jobs=jobs)
     if args.json:
         print_json(result.to_dict())
         return 0

@@ -173,9 +173,11 @@ def run_calibrate(
     verbose: bool = False,
     train_fn: Callable[..., Any] | None = None,
     prepared: tuple[Any, "SearchSpace", str] | None = None,
+    jobs: int = 1,
 ) -> CalibrateResult:
     """Calibrate the study of ``config`` (see the module docstring). ``n`` / ``top_k`` default to its
-    ``[calibrate]`` table, ``epochs`` / ``train_fraction`` (the confirm protocol) to ``[confirm]``."""
+    ``[calibrate]`` table, ``epochs`` / ``train_fraction`` (the confirm protocol) to ``[confirm]``;
+    ``jobs`` trains that many runs at a time in worker processes."""
     from mgsearch.search.runner import prepare, quiet_optuna
     from mgsearch.store import check_url
 
@@ -208,7 +210,7 @@ def run_calibrate(
                                   attrs={**candidate_attrs, **attrs}, scorer=scorer))
         planned.append(PlannedRun("confirm", spec, full, config.seed, f"candidate {i}", test=True, attrs=attrs))
     runs = run_planned(config, calibrate_study_name(config.name), planned, dataset=dataset, device=device,
-                       what="calibrate", progress=progress, train_fn=train_fn,
+                       what="calibrate", progress=progress, train_fn=train_fn, jobs=jobs,
                        study_attrs={"derived_from": config.name, "role": "calibrate"})
     return CalibrateResult(study_name=config.name, storage=config.storage_display, search_protocol=cheap,
                            confirm_protocol=full, runs=runs,

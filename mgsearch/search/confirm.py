@@ -105,9 +105,11 @@ def run_confirm(
     verbose: bool = False,
     train_fn: Callable[..., Any] | None = None,
     prepared: tuple[Any, "SearchSpace", str] | None = None,
+    jobs: int = 1,
 ) -> ConfirmResult:
     """Confirm the study of ``config`` (see the module docstring); ``top`` / ``seeds`` / ``epochs`` /
-    ``train_fraction`` default to the study's ``[confirm]`` table. A study with no trained feasible
+    ``train_fraction`` default to the study's ``[confirm]`` table; ``jobs`` trains that many runs at a
+    time in worker processes (:func:`~mgsearch.search.retrain.run_planned`). A study with no trained feasible
     trial is a one-line :class:`MgsearchError` before any data is loaded."""
     from mgsearch.search.runner import prepare, quiet_optuna
     from mgsearch.store import check_url
@@ -124,7 +126,7 @@ def run_confirm(
                             f"confirm; run `mgsearch search {config.path}` first")
     dataset, _space, device = prepared or prepare(config)
     runs = run_planned(config, confirm_study_name(config.name), planned, dataset=dataset, device=device,
-                       what="confirm", progress=progress, train_fn=train_fn,
+                       what="confirm", progress=progress, train_fn=train_fn, jobs=jobs,
                        study_attrs={"derived_from": config.name, "role": "confirm"})
     keys = {p.key for p in planned}
     return ConfirmResult(study_name=config.name, storage=config.storage_display, protocol=protocol,

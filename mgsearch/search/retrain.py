@@ -122,31 +122,30 @@ class RunLines:
         run 5/12 found #7 seed 1: test_acc 0.8301 (63.2 s) | 5 of 12 finished, ETA 4:12
     """
 
-    def __init__(self, what: str, total: int, done: int, *, enabled: bool) -> None:
-        self.what, self.total, self.done, self.enabled = what, total, done, enabled
+    def __init__(self, what: str, total: int, done: int, *, enabled: bool, jobs: int = 1) -> None:
+        self.what, self.total, self.done, self.enabled, self.jobs = what, total, done, enabled, jobs
         self.times: list[float] = []
-        self.current = ""
-        self.t0 = time.perf_counter()
+        self.started: dict[int, tuple[str, float]] = {}
 
     def say(self, text: str) -> None:
         if self.enabled:
             print(text, file=sys.stderr, flush=True)
 
     def start(self, index: int, run: PlannedRun) -> None:
-        self.current = f"run {index}/{self.total} {run.role} {run.label} seed {run.seed}"
-        self.t0 = time.perf_counter()
+        self.started[index] = (f"run {index}/{self.total} {run.role} {run.label} seed {run.seed}", time.perf_counter())
 
-    def epoch(self, epoch: int, val_acc: float, epochs: int) -> None:
-        self.say(f"{self.current} epoch {epoch}/{epochs}: val_acc {val_acc:.4f} "
-                 f"({time.perf_counter() - self.t0:.1f} s)")
+    def epoch(self, index: int, epoch: int, val_acc: float, epochs: int) -> None:
+        label, t0 = self.started[index]
+        self.say(f"{label} epoch {epoch}/{epochs}: val_acc {val_acc:.4f} ({time.perf_counter() - t0:.1f} s)")
 
-    def finished(self, text: str) -> None:
-        seconds = time.perf_counter() - self.t0
+    def finished(self, index: int, text: str) -> None:
+        label, t0 = self.started.pop(index)
+        seconds = time.perf_counter() - t0
         self.times.append(seconds)
         self.done += 1
         left = self.total - self.done
-        eta = clock(left * sum(self.times) / len(self.times)) if left else "0:00"
-        self.say(f"{self.current}: {text} ({seconds:.1f} s) | {self.done} of {self.total} finished, ETA {eta}")
+        eta = clock(left * sum(self.times) / len(self.times) / self.jobs) if left else "0:00"
+        self.say(f"{label}: {text} ({seconds:.1f} s) | {self.done} of {self.total} finished, ETA {eta}")
 
 
 def run_planned(
@@ -160,16 +159,21 @@ def run_planned(
     progress: bool = True,
     train_fn: Callable[..., Any] | None = None,
     study_attrs: dict[str, Any] | None = None,
+    jobs: int = 1,
 ) -> list[RunRecord]:
     """Train every run of ``planned`` not finished yet into the derived study ``study_name`` (created
     in ``config``'s storage when missing, maximising the run's value) and return the records of all
     the planned runs, finished earlier or now, in plan order. ``what`` (``confirm``, ``calibrate``)
-    names the command in messages. See the module docstring for resuming; an interrupt raises
-    :class:`RunsInterrupted`."""
+    names the command in messages. ``jobs`` > 1 trains that many runs at a time in worker processes
+    (:mod:`mgsearch.search.run_pool`; the CPU threads are shared out among them); runs with a
+    ``scorer`` are scored here, one at a time. See the module docstring for resuming; an interrupt
+    raises :class:`RunsInterrupted`."""
     import optuna
 
     from mgsearch.store import DatabaseWatch, open_storage
 
+    if not isinstance(jobs, int) or jobs < 1:
+        raise MgsearchError(f"{what}: jobs={jobs!r} must be a whole number >= 1")
     storage = open_storage(config.storage, heartbeat_interval=None, grace_period=None)  # ask/tell
     database = DatabaseWatch(config.storage, storage)
     study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize", load_if_exists=True)
@@ -179,33 +183,46 @@ def run_planned(
     _fail_stale(study, what)
     done = {r.run_key: r for r in runs_from_trials(study.get_trials(deepcopy=False)) if r.finished}
     keys = [p.key for p in planned]
-    lines = RunLines(what, len(planned), sum(1 for k in set(keys) if k in done), enabled=progress)
+    todo, seen = [], set(done)
+    for index, run in enumerate(planned, 1):
+        if run.key not in seen:
+            seen.add(run.key)
+            todo.append((index, run))
+    trained = sum(1 for _, run in todo if run.scorer is None)
+    jobs = min(jobs, max(trained, 1))
+    lines = RunLines(what, len(planned), sum(1 for k in set(keys) if k in done), enabled=progress, jobs=jobs)
     lines.say(f"{what} {config.name}: {len(planned)} runs, {lines.done} finished earlier, "
-              f"{len(planned) - lines.done} to go")
+              f"{len(planned) - lines.done} to go" + (f", {jobs} at a time" if jobs > 1 else ""))
     interrupts = Interrupts()
     restore = interrupts.install()
-    current: dict[str, Any] = {}
+    in_hand: dict[int, _InHand] = {}
     try:
-        for index, run in enumerate(planned, 1):
-            interrupts.check()
-            database.check()
-            if run.key in done:
-                continue
-            lines.start(index, run)
-            current.clear()
-            current["run"] = run
-            done[run.key] = _train_one(study, run, dataset=dataset, device=device, config=config, lines=lines,
-                                       train_fn=train_fn, what=what, current=current, interrupts=interrupts)
-            current.clear()
+        if jobs == 1:
+            for index, run in todo:
+                interrupts.check()
+                database.check()
+                done[run.key] = _run_here(study, index, run, dataset=dataset, device=device, config=config,
+                                          lines=lines, train_fn=train_fn, what=what, in_hand=in_hand,
+                                          interrupts=interrupts)
+        else:
+            for index, run in [(i, r) for i, r in todo if r.scorer is not None]:
+                interrupts.check()
+                database.check()
+                done[run.key] = _run_here(study, index, run, dataset=dataset, device=device, config=config,
+                                          lines=lines, train_fn=train_fn, what=what, in_hand=in_hand,
+                                          interrupts=interrupts)
+            _run_in_workers(study, [(i, r) for i, r in todo if r.scorer is None], done, jobs=jobs, dataset=dataset,
+                            device=device, config=config, lines=lines, train_fn=train_fn, what=what,
+                            in_hand=in_hand, interrupts=interrupts, database=database)
         interrupts.check()
-    except KeyboardInterrupt as exc:  # Ctrl-C / SIGTERM anywhere: fail the run in hand, say what was kept
-        trial, run = current.get("trial"), current.get("run")
-        if trial is not None:
-            _finish_failed(study, trial, "interrupted", f"interrupted{_signal(exc)} after "
-                           f"{len(current.get('history', []))} epoch(s)", current.get("t0", time.perf_counter()))
+    except KeyboardInterrupt as exc:  # Ctrl-C / SIGTERM anywhere: fail the runs in hand, say what was kept
+        for hand in in_hand.values():
+            _finish_failed(study, hand.trial, "interrupted", f"interrupted{_signal(exc)} after "
+                           f"{len(hand.history)} epoch(s)", hand.t0)
         finished = sum(1 for p in planned if p.key in done)
-        which = (f"run {trial.number} ({run.role} {run.label} seed {run.seed}) failed and runs again on a re-run; "
-                 if trial is not None and run is not None else "")
+        hands = sorted(in_hand.values(), key=lambda h: h.trial.number)
+        which = "".join(f"run {h.trial.number} ({h.run.role} {h.run.label} seed {h.run.seed}) failed and runs "
+                        "again on a re-run; " for h in hands)
         raise RunsInterrupted(f"interrupted{_signal(exc)}: {which}{finished} of {len(planned)} runs finished "
                               "and kept") from None
     finally:
@@ -215,32 +232,55 @@ def run_planned(
     return [final[k] for k in keys if k in final]
 
 
-def _train_one(study: "optuna.Study", run: PlannedRun, *, dataset: Any, device: str, config: StudyConfig,
-               lines: RunLines, train_fn: Callable[..., Any] | None, what: str,
-               current: dict[str, Any], interrupts: "Interrupts") -> RunRecord:
-    """Ask a trial for ``run``, train, record; ``current`` holds the trial, its epochs and start time
-    for the caller's interrupt handling (a KeyboardInterrupt propagates)."""
-    from mgsearch.cost import cost
-    from mgsearch.training.recipe import Fidelity, Recipe
+@dataclass
+class _InHand:
+    """A run whose trial is asked and not told yet: what an interrupt must fail."""
 
-    t0 = current["t0"] = time.perf_counter()
-    p = run.protocol
-    fidelity = Fidelity(epochs=int(p["epochs"]), train_fraction=float(p["train_fraction"]),
-                        batch_size=int(p["batch_size"]))
-    recipe = Recipe(**dict(p.get("recipe") or {}))
-    trial = current["trial"] = study.ask()
+    run: PlannedRun
+    trial: "optuna.Trial"
+    t0: float
+    history: list[float] = field(default_factory=list)
+
+
+def _begin(study: "optuna.Study", index: int, run: PlannedRun, *, device: str, lines: RunLines,
+           in_hand: dict[int, _InHand]) -> _InHand:
+    """Ask the run's trial and write what identifies it (the last attribute, ``pid``, marks it started)."""
+    from mgsearch.cost import cost
+
+    t0 = time.perf_counter()
+    lines.start(index, run)
+    trial = study.ask()
+    hand = in_hand[index] = _InHand(run, trial, t0)
     attrs: dict[str, Any] = {
-        "run_key": run.key, "role": run.role, **run.attrs, "seed": run.seed, "protocol": dict(p),
+        "run_key": run.key, "role": run.role, **run.attrs, "seed": run.seed, "protocol": dict(run.protocol),
         "spec": run.spec.to_json(), "spec_hash": run.spec.hash, **analytic_values(cost(run.spec), run.spec),
         "device": device, "host": socket.gethostname(), "pid": os.getpid(),
     }
     for key, value in attrs.items():
         trial.set_user_attr(key, value)
-    history: list[float] = current.setdefault("history", [])
+    return hand
+
+
+def _fidelity_and_recipe(run: PlannedRun) -> tuple[Any, Any]:
+    from mgsearch.training.recipe import Fidelity, Recipe
+
+    p = run.protocol
+    fidelity = Fidelity(epochs=int(p["epochs"]), train_fraction=float(p["train_fraction"]),
+                        batch_size=int(p["batch_size"]))
+    return fidelity, Recipe(**dict(p.get("recipe") or {}))
+
+
+def _run_here(study: "optuna.Study", index: int, run: PlannedRun, *, dataset: Any, device: str,
+              config: StudyConfig, lines: RunLines, train_fn: Callable[..., Any] | None, what: str,
+              in_hand: dict[int, _InHand], interrupts: "Interrupts") -> RunRecord:
+    """Ask a trial for ``run``, train (or score) it in this process, record it; a KeyboardInterrupt
+    propagates with the run left in ``in_hand`` for the caller to fail."""
+    hand = _begin(study, index, run, device=device, lines=lines, in_hand=in_hand)
+    fidelity, recipe = _fidelity_and_recipe(run)
 
     def on_epoch(epoch: int, val_acc: float) -> None:
-        history.append(float(val_acc))
-        lines.epoch(epoch, val_acc, fidelity.epochs)
+        hand.history.append(float(val_acc))
+        lines.epoch(index, epoch, val_acc, fidelity.epochs)
 
     train = train_fn or importlib.import_module("mgsearch.train").train
     try:
@@ -253,32 +293,102 @@ def _train_one(study: "optuna.Study", run: PlannedRun, *, dataset: Any, device: 
     except KeyboardInterrupt:
         raise  # the caller fails the run as interrupted
     except TrainingDiverged as exc:
-        values = {"status": "diverged", "val_history": history, "val_acc": 0.0, "error": str(exc)[:500],
-                  "wall_seconds": time.perf_counter() - t0}
-        if run.test:
-            values["test_acc"] = 0.0
-        for key, value in values.items():
-            trial.set_user_attr(key, value)
-        study.tell(trial, 0.0)
-        lines.finished("diverged")
-        return runs_from_trials([study._storage.get_trial(trial._trial_id)])[0]
+        return _record_diverged(study, index, hand, str(exc), lines=lines, in_hand=in_hand)
     except BaseException as exc:  # recorded as failed, then raised: a failed run runs again on a re-run
-        _finish_failed(study, trial, "failed", f"{type(exc).__name__}: {exc}"[:500], t0)
+        in_hand.pop(index, None)
+        _finish_failed(study, hand.trial, "failed", f"{type(exc).__name__}: {exc}"[:500], hand.t0)
         raise
+    return _record(study, index, hand, result, what=what, lines=lines, in_hand=in_hand)
+
+
+def _run_in_workers(study: "optuna.Study", todo: list[tuple[int, PlannedRun]], done: dict[str, RunRecord], *,
+                    jobs: int, dataset: Any, device: str, config: StudyConfig, lines: RunLines,
+                    train_fn: Callable[..., Any] | None, what: str, in_hand: dict[int, _InHand],
+                    interrupts: "Interrupts", database: Any) -> None:
+    """Train ``todo`` ``jobs`` at a time in a :class:`~mgsearch.search.run_pool.RunPool`. A run that
+    fails lets the runs in training finish (and be kept), starts no new one, then raises."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    from mgsearch.search.run_pool import RunPool
+
+    waiting = list(todo)
+    futures: dict[Any, int] = {}
+    failure: BaseException | None = None
+    pool = RunPool(jobs, dataset=dataset, device=device, threads=config.threads, train_fn=train_fn)
+    try:
+        while futures or (waiting and failure is None):
+            while waiting and failure is None and len(futures) < jobs:
+                interrupts.check()
+                database.check()
+                index, run = waiting.pop(0)
+                hand = _begin(study, index, run, device=device, lines=lines, in_hand=in_hand)
+                fidelity, recipe = _fidelity_and_recipe(run)
+                futures[pool.submit(index, spec_json=run.spec.to_json(), fidelity=fidelity, recipe=recipe,
+                                    seed=run.seed, test=run.test)] = index
+            with interrupts.interruptible():
+                finished, _ = wait(list(futures), timeout=1.0, return_when=FIRST_COMPLETED)
+            for index, epoch, val_acc in pool.epochs():
+                if index in in_hand:
+                    in_hand[index].history.append(val_acc)
+                    lines.epoch(index, epoch, val_acc, int(in_hand[index].run.protocol["epochs"]))
+            for future in finished:
+                index = futures.pop(future)
+                hand = in_hand[index]
+                error = future.exception()
+                if error is not None:
+                    in_hand.pop(index)
+                    _finish_failed(study, hand.trial, "failed", f"{type(error).__name__}: {error}"[:500], hand.t0)
+                    lines.say(f"run {index}/{lines.total} failed: {type(error).__name__}: {error}"[:300]
+                              + ("; waiting for the runs in training" if futures else ""))
+                    failure = failure or error
+                    continue
+                result = future.result()
+                if result.diverged is not None:
+                    done[hand.run.key] = _record_diverged(study, index, hand, result.diverged, lines=lines,
+                                                          in_hand=in_hand)
+                else:
+                    done[hand.run.key] = _record(study, index, hand, result, what=what, lines=lines,
+                                                 in_hand=in_hand)
+    except BaseException:
+        pool.close(kill=True)
+        raise
+    pool.close()
+    if failure is not None:
+        raise failure
+
+
+def _record_diverged(study: "optuna.Study", index: int, hand: _InHand, message: str, *, lines: RunLines,
+                     in_hand: dict[int, _InHand]) -> RunRecord:
+    values = {"status": "diverged", "val_history": hand.history, "val_acc": 0.0, "error": message[:500],
+              "wall_seconds": time.perf_counter() - hand.t0}
+    if hand.run.test:
+        values["test_acc"] = 0.0
+    for key, value in values.items():
+        hand.trial.set_user_attr(key, value)
+    study.tell(hand.trial, 0.0)
+    in_hand.pop(index, None)
+    lines.finished(index, "diverged")
+    return runs_from_trials([study._storage.get_trial(hand.trial._trial_id)])[0]
+
+
+def _record(study: "optuna.Study", index: int, hand: _InHand, result: Any, *, what: str, lines: RunLines,
+            in_hand: dict[int, _InHand]) -> RunRecord:
+    """Write a finished run's numbers and tell its value (test accuracy if measured, else validation)."""
     val = float(result.val_acc)
     values = {**dict(getattr(result, "trial_attrs", None) or {}),
-              "status": "trained", "val_acc": val, "val_history": history or [val],
-              "train_seconds": float(result.train_seconds), "wall_seconds": time.perf_counter() - t0}
-    if run.test:
+              "status": "trained", "val_acc": val, "val_history": hand.history or [val],
+              "train_seconds": float(result.train_seconds), "wall_seconds": time.perf_counter() - hand.t0}
+    if hand.run.test:
         if result.test_acc is None:
-            raise MgsearchError(f"{what}: the training of run {trial.number} measured no test accuracy")
+            raise MgsearchError(f"{what}: the training of run {hand.trial.number} measured no test accuracy")
         values["test_acc"] = float(result.test_acc)
     for key, value in values.items():
-        trial.set_user_attr(key, value)
-    score = values["test_acc"] if run.test else val
-    study.tell(trial, score)
-    lines.finished(f"{'test_acc' if run.test else 'val_acc'} {score:.4f}")
-    return runs_from_trials([study._storage.get_trial(trial._trial_id)])[0]
+        hand.trial.set_user_attr(key, value)
+    score = values["test_acc"] if hand.run.test else val
+    study.tell(hand.trial, score)
+    in_hand.pop(index, None)
+    lines.finished(index, f"{'test_acc' if hand.run.test else 'val_acc'} {score:.4f}")
+    return runs_from_trials([study._storage.get_trial(hand.trial._trial_id)])[0]
 
 
 class Interrupts:

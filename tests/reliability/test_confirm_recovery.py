@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -35,9 +36,31 @@ COMMANDS = {
 }
 
 
-def _start(tmp_path, command, path):
+def _start(tmp_path, command, path, jobs=1):
     args, _, _ = COMMANDS[command]
-    return start_cli(tmp_path, command, str(path), *args, "--epochs", SLOW_EPOCHS, "--no-progress")
+    return start_cli(tmp_path, command, str(path), *args, "--epochs", SLOW_EPOCHS, "--no-progress",
+                     "--jobs", str(jobs))
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.add(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _running_after_one_finished(url, study):
@@ -62,16 +85,22 @@ def _check_complete(url, study, before, planned):
     return trials
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
 @pytest.mark.parametrize("how", ["SIGINT", "SIGKILL"])
 @pytest.mark.parametrize("command", list(COMMANDS))
-def test_stopped_midway_resumes_without_repeating(searched_study, tmp_path, command, how):
+def test_stopped_midway_resumes_without_repeating(searched_study, tmp_path, command, how, jobs):
     url = f"sqlite:///{searched_study.with_suffix('.db')}"
     _, study, planned = COMMANDS[command]
-    first = _start(tmp_path, command, searched_study)
+    first = _start(tmp_path, command, searched_study, jobs)
     killed = wait_for(lambda: _running_after_one_finished(url, study), timeout=600,
                       what=f"a finished {command} run and one in training", procs=(first,))
+    workers = _children(first.pid)
+    if jobs > 1:
+        assert len(workers) >= jobs  # the spawned workers (and multiprocessing's resource tracker)
     os.kill(first.pid, getattr(signal, how))
     out, err = first.communicate(timeout=120)
+    # no worker outlives its parent: stopped by it (SIGINT) or gone within a second of it (SIGKILL)
+    wait_for(lambda: not any(_alive(w) for w in workers), timeout=120, what="the workers to exit")
     before = _finished(url, study)
     assert before and killed not in before
     state = {t["number"]: t["state"] for t in peek_trials(url, study)}[killed]

@@ -215,3 +215,39 @@ def test_an_interrupt_during_a_database_write_waits_for_the_write():
         with fresh.interruptible():  # inside training: at once
             fresh.handler(15, None)
     assert not fresh.now and fresh.pending is None
+
+
+def test_two_jobs_train_the_same_runs_to_the_same_numbers(searched, tmp_path):
+    twin_folder = tmp_path / "twin"
+    shutil.copytree(Path(searched.path).parent, twin_folder)
+    twin = load_study_config(twin_folder / "s.toml")
+    one = run_confirm(searched, progress=False)
+    two = run_confirm(twin, progress=False, jobs=2)  # real training in two spawned worker processes
+    assert [(g.label, g.accs) for g in two.comparison.groups] == [(g.label, g.accs) for g in one.comparison.groups]
+    trials = _confirm_trials(twin)
+    assert len(trials) == 8 and all(t.state.name == "COMPLETE" for t in trials)
+    assert all(len(t.user_attrs["val_history"]) == 1 for t in trials)  # the workers' epochs reached the parent
+    assert len({t.user_attrs["run_key"] for t in trials}) == 8
+
+
+def fail_seed_one(spec, dataset, **kw):
+    """A training that fails for seed 1 (picklable: the workers import it)."""
+    if kw["seed"] == 1:
+        raise RuntimeError("seed 1 broke")
+    return importlib.import_module("mgsearch.train").train(spec, dataset, **kw)
+
+
+def test_a_run_failing_in_a_worker_keeps_the_others_and_runs_again(searched):
+    with pytest.raises(RuntimeError, match="seed 1 broke"):
+        run_confirm(searched, progress=False, jobs=2, train_fn=fail_seed_one)
+    trials = _confirm_trials(searched)
+    failed = [t for t in trials if t.state.name == "FAIL"]
+    assert failed and all(t.user_attrs["status"] == "failed" and "seed 1 broke" in t.user_attrs["error"]
+                          for t in failed)
+    kept = {t.user_attrs["run_key"] for t in trials if t.state.name == "COMPLETE"}
+    assert kept and all(t.user_attrs["seed"] == 0 for t in trials if t.state.name == "COMPLETE")
+    assert not [t for t in trials if t.state.name == "RUNNING"]
+    counter = CountingTrain()
+    result = run_confirm(searched, progress=False, train_fn=counter)
+    assert counter.calls == 8 - len(kept)  # only what had not finished trains again
+    assert sum(len(g.accs) for g in result.comparison.groups) == 8
