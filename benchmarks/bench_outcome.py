@@ -47,6 +47,7 @@ on stdout.
     python benchmarks/bench_outcome.py --budgets 50k --dry --work /tmp/outcome-dry       # tiny rehearsal
     python benchmarks/bench_outcome.py --budgets 50k --legs main --work /tmp/outcome     # without step 4
     python benchmarks/bench_outcome.py --budgets 50k --legs calibrate --work /tmp/outcome  # step 5 alone
+    python benchmarks/bench_outcome.py --budgets 50k --legs calibrate --jobs 2 --work /tmp/outcome  # 2 runs at a time
 
 Time on this repository's CPU machine (2 cores, idle; measured throughput of a 50k-param ResNet-20,
 7.7M MACs: about 760 training images/s): the confirm step alone trains 2 networks x 3 seeds x 15
