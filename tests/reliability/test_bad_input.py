@@ -223,12 +223,15 @@ CASES = [
     # --- confirm
     Case("confirm-zero-top", lambda w: ["confirm", S(w), "--top", "0"], ["--top", "0"]),
     Case("confirm-zero-epochs", lambda w: ["confirm", S(w), "--epochs", "0"], ["--epochs", "0"]),
+    Case("confirm-zero-jobs", lambda w: ["confirm", S(w), "--jobs", "0"], ["--jobs", "0"]),
+    Case("confirm-too-many-jobs", lambda w: ["confirm", S(w), "--jobs", "100000"], ["--jobs", "100000", "256"]),
     Case("confirm-bad-table", lambda w: ["confirm", w.bad_study("cf.toml", study="[confirm]\nseeds = 0")],
          ["cf.toml", "confirm.seeds"]),
     Case("confirm-no-such-study", lambda w: ["confirm", S(w), "--name", "nostudy"], ["nostudy"]),
     Case("confirm-unreachable-db", lambda w: ["confirm", S(w), "--storage", UNREACHABLE], ["127.0.0.1"]),
     # --- calibrate
     Case("calibrate-too-few", lambda w: ["calibrate", S(w), "--n", "2"], ["--n", "2"]),
+    Case("calibrate-bad-jobs", lambda w: ["calibrate", S(w), "--jobs", "two"], ["--jobs", "two"]),
     Case("calibrate-bad-table", lambda w: ["calibrate", w.bad_study("cb.toml", study="[calibrate]\nn = 1")],
          ["cb.toml", "calibrate.n"]),
     Case("calibrate-unreachable-db", lambda w: ["calibrate", S(w), "--storage", UNREACHABLE], ["127.0.0.1"]),
