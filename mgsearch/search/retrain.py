@@ -340,7 +340,7 @@ def _run_in_workers(study: "optuna.Study", todo: list[tuple[int, PlannedRun]], d
                     _finish_failed(study, hand.trial, "failed", f"{type(error).__name__}: {error}"[:500], hand.t0)
                     lines.say(f"run {index}/{lines.total} failed: {type(error).__name__}: {error}"[:300]
                               + ("; waiting for the runs in training" if futures else ""))
-                    failure = failure or error
+                    failure = failure or _worker_error(error, what, hand)
                     continue
                 result = future.result()
                 if result.diverged is not None:
@@ -355,6 +355,19 @@ def _run_in_workers(study: "optuna.Study", todo: list[tuple[int, PlannedRun]], d
     pool.close()
     if failure is not None:
         raise failure
+
+
+def _worker_error(error: BaseException, what: str, hand: _InHand) -> BaseException:
+    """A worker process that died (killed by the system, e.g. out of memory) breaks the pool: say so in
+    one line; any other error of a run is raised as it is (as without ``jobs``)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    if isinstance(error, BrokenProcessPool):
+        return MgsearchError(
+            f"{what}: a worker process died while training run {hand.trial.number} ({hand.run.role} "
+            f"{hand.run.label} seed {hand.run.seed}); the runs that finished are kept. Re-run to resume "
+            "(with a smaller --jobs if the machine ran out of memory)")
+    return error
 
 
 def _record_diverged(study: "optuna.Study", index: int, hand: _InHand, message: str, *, lines: RunLines,

@@ -251,3 +251,23 @@ def test_a_run_failing_in_a_worker_keeps_the_others_and_runs_again(searched):
     result = run_confirm(searched, progress=False, train_fn=counter)
     assert counter.calls == 8 - len(kept)  # only what had not finished trains again
     assert sum(len(g.accs) for g in result.comparison.groups) == 8
+
+
+def die_on_seed_one(spec, dataset, **kw):
+    """A training whose process dies for seed 1 (as one killed by the system would)."""
+    if kw["seed"] == 1:
+        import os
+
+        os._exit(9)
+    return importlib.import_module("mgsearch.train").train(spec, dataset, **kw)
+
+
+def test_a_worker_that_dies_is_one_clear_error_and_nothing_is_left_running(searched):
+    with pytest.raises(MgsearchError, match="a worker process died while training run .* Re-run to resume"):
+        run_confirm(searched, progress=False, jobs=2, train_fn=die_on_seed_one)
+    trials = _confirm_trials(searched)
+    assert trials and not [t for t in trials if t.state.name == "RUNNING"]
+    assert all(t.user_attrs["seed"] == 0 for t in trials if t.state.name == "COMPLETE")
+    counter = CountingTrain()
+    run_confirm(searched, progress=False, train_fn=counter)
+    assert len([t for t in _confirm_trials(searched) if t.state.name == "COMPLETE"]) == 8
