@@ -151,6 +151,10 @@ def _bootstrap(x: np.ndarray, y: np.ndarray, stat: Any, samples: int, seed: int)
     return float(lo), float(hi)
 
 
+#: the fewest candidates with both scores for which rank statistics are computed
+MIN_PAIRS = 3
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Rank agreement of the search fidelity's score (``cheap``) and the protocol's test accuracy (``full``)."""
@@ -163,7 +167,8 @@ class Calibration:
     kendall: float
     kendall_ci: tuple[float, float]
     top_k: int
-    top_k_overlap: int
+    #: None with fewer than :data:`MIN_PAIRS` candidates (no ranking to compare)
+    top_k_overlap: int | None
 
     @property
     def n(self) -> int:
@@ -175,6 +180,9 @@ class Calibration:
         def f(v: float) -> str:
             return "-" if not math.isfinite(v) else f"{v:.2f}"
 
+        if self.n < MIN_PAIRS:
+            return (f"{self.n} candidate{'' if self.n == 1 else 's'} with both scores so far: too few for a rank "
+                    f"correlation (at least {MIN_PAIRS})")
         return (f"Spearman {f(self.spearman)} [{f(self.spearman_ci[0])}, {f(self.spearman_ci[1])}], "
                 f"Kendall {f(self.kendall)} [{f(self.kendall_ci[0])}, {f(self.kendall_ci[1])}] (95 % bootstrap) "
                 f"over {self.n} candidates; top-{self.top_k} overlap {self.top_k_overlap} of {self.top_k}")
@@ -214,14 +222,15 @@ def calibration_pairs(runs: Sequence[RunRecord], protocol: dict[str, Any] | None
 def calibration(pairs: Sequence[tuple[str, float, float]], *, top_k: int = 3,
                 samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> Calibration:
     """Spearman / Kendall (with bootstrap intervals) and the top-k overlap of ``pairs``
-    (:func:`calibration_pairs`). Fewer than 3 pairs give undefined (nan) statistics."""
+    (:func:`calibration_pairs`). Fewer than :data:`MIN_PAIRS` pairs give undefined (nan) statistics and
+    no top-k overlap (None)."""
     labels = tuple(p[0] for p in pairs)
     x = np.array([p[1] for p in pairs], float)
     y = np.array([p[2] for p in pairs], float)
     k = max(1, min(top_k, len(pairs)))
-    if len(pairs) < 3:
+    if len(pairs) < MIN_PAIRS:
         nan = float("nan")
-        return Calibration(labels, tuple(x), tuple(y), nan, (nan, nan), nan, (nan, nan), k, 0)
+        return Calibration(labels, tuple(x), tuple(y), nan, (nan, nan), nan, (nan, nan), k, None)
     top_x = set(np.argsort(-x, kind="mergesort")[:k].tolist())
     top_y = set(np.argsort(-y, kind="mergesort")[:k].tolist())
     return Calibration(

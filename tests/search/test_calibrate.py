@@ -183,3 +183,10 @@ def test_a_oneshot_study_is_calibrated_on_its_supernets_and_shares_them_with_the
                                                                "width = { min = 8, max = 24, step = 8 }"))
     with pytest.raises(ConfigError, match="candidate 0 stored earlier .* no longer drawn from this space"):
         run_calibrate(load_study_config(path), n=3, epochs=1, progress=False)
+
+
+def test_too_few_candidates_say_so_instead_of_an_overlap():
+    one = calibration([("candidate 0", 0.32, 0.79)], top_k=3)
+    assert one.top_k_overlap is None and math.isnan(one.kendall)
+    assert one.text() == "1 candidate with both scores so far: too few for a rank correlation (at least 3)"
+    assert one.to_dict()["top_k_overlap"] is None and one.to_dict()["kendall"] is None
