@@ -12,7 +12,8 @@ a run left RUNNING by a killed process (SIGKILL, a power cut) is failed as ``int
 next call, and run again. An interrupt that arrives while a run's result or attributes are being
 written is deferred until the write is done (:class:`Interrupts`). A RUNNING run whose process is
 still alive on this machine means another process works on the same derived study: that is refused
-(one process per derived study).
+(one process per derived study). With ``jobs`` > 1 that process trains several runs at a time in
+worker processes of its own (:mod:`mgsearch.search.run_pool`), which train and write nothing.
 """
 
 from __future__ import annotations
