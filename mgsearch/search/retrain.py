@@ -198,20 +198,15 @@ def run_planned(
     restore = interrupts.install()
     in_hand: dict[int, _InHand] = {}
     try:
-        if jobs == 1:
-            for index, run in todo:
-                interrupts.check()
-                database.check()
-                done[run.key] = _run_here(study, index, run, dataset=dataset, device=device, config=config,
-                                          lines=lines, train_fn=train_fn, what=what, in_hand=in_hand,
-                                          interrupts=interrupts)
-        else:
-            for index, run in [(i, r) for i, r in todo if r.scorer is not None]:
-                interrupts.check()
-                database.check()
-                done[run.key] = _run_here(study, index, run, dataset=dataset, device=device, config=config,
-                                          lines=lines, train_fn=train_fn, what=what, in_hand=in_hand,
-                                          interrupts=interrupts)
+        # with workers, scorer runs (seconds each) stay here, before the trainings go to the workers
+        here = todo if jobs == 1 else [(i, r) for i, r in todo if r.scorer is not None]
+        for index, run in here:
+            interrupts.check()
+            database.check()
+            done[run.key] = _run_here(study, index, run, dataset=dataset, device=device, config=config,
+                                      lines=lines, train_fn=train_fn, what=what, in_hand=in_hand,
+                                      interrupts=interrupts)
+        if jobs > 1:
             _run_in_workers(study, [(i, r) for i, r in todo if r.scorer is None], done, jobs=jobs, dataset=dataset,
                             device=device, config=config, lines=lines, train_fn=train_fn, what=what,
                             in_hand=in_hand, interrupts=interrupts, database=database)
