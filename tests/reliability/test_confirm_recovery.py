@@ -63,11 +63,15 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _running_after_one_finished(url, study):
-    """A run in training (its attributes written: ``pid`` is the last before training) once one finished."""
+def _running_after_one_finished(url, study, jobs):
+    """A run in training (its attributes written: ``pid`` is the last before training) that started after
+    one finished. The first ``jobs`` runs start together, so the one beside the first to finish may be a
+    moment from its own end; a run numbered ``jobs`` or later was dispatched after a finish, with its
+    whole training ahead of it, so the signal surely lands in the middle of it."""
     trials = peek_trials(url, study)
     if sum(t["state"] == "COMPLETE" for t in trials) >= 1:
-        return next((t["number"] for t in trials if t["state"] == "RUNNING" and "pid" in t["attrs"]), None)
+        return next((t["number"] for t in reversed(trials)
+                     if t["state"] == "RUNNING" and "pid" in t["attrs"] and t["number"] >= jobs), None)
     return None
 
 
@@ -92,7 +96,7 @@ def test_stopped_midway_resumes_without_repeating(searched_study, tmp_path, comm
     url = f"sqlite:///{searched_study.with_suffix('.db')}"
     _, study, planned = COMMANDS[command]
     first = _start(tmp_path, command, searched_study, jobs)
-    killed = wait_for(lambda: _running_after_one_finished(url, study), timeout=600,
+    killed = wait_for(lambda: _running_after_one_finished(url, study, jobs), timeout=600,
                       what=f"a finished {command} run and one in training", procs=(first,))
     workers = _children(first.pid)
     if jobs > 1:
