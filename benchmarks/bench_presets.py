@@ -14,7 +14,13 @@ Resumable: every finished run is appended as one JSON line to ``--out``; a re-ru
 
     python benchmarks/bench_presets.py run --sizes 50000,250000 --seeds 0,1,2 --epochs 5 \\
         --train-fraction 0.1 --out presets.jsonl
-    python benchmarks/bench_presets.py table presets.jsonl      # the markdown table for docs/benchmarks.md
+    python benchmarks/bench_presets.py speed --sizes 50000,250000 --out speed.jsonl   # on an idle machine
+    python benchmarks/bench_presets.py table presets.jsonl --speed speed.jsonl  # markdown for docs/benchmarks.md
+
+``speed`` measures the inference column apart from the training runs, every network side by side in
+one sitting (rounds of one timed pass each, interleaved), so the column compares like with like even
+when the training runs were spread over sessions or ran several at a time on a loaded machine; without
+``--speed`` the table shows the median of the rates measured before each training run.
 """
 
 from __future__ import annotations
@@ -55,8 +61,8 @@ def scaled_spec(name: str, size: int, ds):
     return fit_to_budget(spec, Budget(max_params=size))
 
 
-def inference_rate(spec, threads: int, device: str) -> float:
-    """Eval-mode images/s at batch 128 (median of 10 timed passes after 3 warm-up passes)."""
+def inference_rate(spec, threads: int, device: str, *, warmup: int = 3, repeats: int = 10) -> float:
+    """Eval-mode images/s at batch 128 (median of ``repeats`` timed passes after ``warmup`` passes)."""
     import torch
 
     from mgsearch import build
@@ -65,7 +71,7 @@ def inference_rate(spec, threads: int, device: str) -> float:
     torch.set_num_threads(threads)
     model = build(spec)
     lat = measure_latency(model, (128, spec.in_channels, spec.input_size, spec.input_size), device,
-                          warmup=3, repeats=10)
+                          warmup=warmup, repeats=repeats)
     return 128 / (lat["median_ms"] / 1000.0)
 
 
@@ -135,8 +141,47 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def speed(args: argparse.Namespace) -> int:
+    """Eval-mode inference images/s of every (preset, size), measured side by side: ``--rounds``
+    rounds, each timing every network once (median of 5 passes after 2 warm-up passes), so a change
+    in the machine's load during the sitting touches every network alike; the median over rounds is
+    written as one JSON line per network to ``--out`` (replaced)."""
+    from mgsearch.data import load_dataset
+
+    ds = load_dataset("cifar10", args.data_root or cifar10_root())
+    specs = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        for name in (p for p in args.presets.split(",") if p):
+            spec = scaled_spec(name, size, ds)
+            if spec is not None:
+                specs.append((name, size, spec))
+    rates: dict[int, list[float]] = {i: [] for i in range(len(specs))}
+    for round_ in range(args.rounds):
+        for i, (name, size, spec) in enumerate(specs):
+            rates[i].append(inference_rate(spec, args.threads, args.device, warmup=2, repeats=5))
+        print(f"bench_presets speed: round {round_ + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+    lines = []
+    for i, (name, size, spec) in enumerate(specs):
+        lines.append(json.dumps({
+            "benchmark": "presets-speed", "preset": name, "size": size, "spec_hash": spec.hash,
+            "inference_images_per_second": statistics.median(rates[i]), "rounds": rates[i],
+            "threads": args.threads, "device": args.device, "machine": machine(),
+            "date": datetime.now(timezone.utc).isoformat()}))
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    return 0
+
+
+def _speeds(path: str | None) -> dict[str, float]:
+    """spec hash -> images/s from a ``speed`` file (empty without one)."""
+    if path is None:
+        return {}
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    return {r["spec_hash"]: r["inference_images_per_second"] for r in rows}
+
+
 def table(args: argparse.Namespace) -> int:
     rows = [json.loads(line) for line in Path(args.file).read_text().splitlines() if line.strip()]
+    speeds = _speeds(args.speed)
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["size"], r["preset"], json.dumps(r["protocol"], sort_keys=True)), []).append(r)
@@ -148,9 +193,12 @@ def table(args: argparse.Namespace) -> int:
         per_seed = ", ".join("diverged" if r.get("test_acc") is None else f"{100 * r['test_acc']:.2f}" for r in ordered)
         spread = f" ± {100 * statistics.stdev(accs):.2f}" if len(accs) > 1 else " (one seed)"
         mean = f"{100 * statistics.mean(accs):.2f}{spread}" if accs else "diverged"
-        rate = statistics.median(r["inference_images_per_second"] for r in rs)
+        if speeds:
+            rate = f"{speeds[rs[0]['spec_hash']]:,.0f}" if rs[0]["spec_hash"] in speeds else "-"
+        else:
+            rate = f"{statistics.median(r['inference_images_per_second'] for r in rs):,.0f}"
         print(f"| {size:,} | {preset} | {rs[0]['family']} | {rs[0]['params']:,} | {rs[0]['macs'] / 1e6:.1f}M | "
-              f"{rate:,.0f} | {len(ordered)} | {mean} | {per_seed} |")
+              f"{rate} | {len(ordered)} | {mean} | {per_seed} |")
     return 0
 
 
@@ -168,10 +216,19 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--device", default="cpu")
     r.add_argument("--data-root", default=None)
     r.add_argument("--out", required=True, help="JSON lines file, appended to (resume key: preset, size, seed, protocol)")
+    sp = sub.add_parser("speed", help="inference images/s of every network, side by side (idle machine)")
+    sp.add_argument("--presets", default=",".join(DEFAULT_PRESETS))
+    sp.add_argument("--sizes", default="50000,250000")
+    sp.add_argument("--rounds", type=int, default=5)
+    sp.add_argument("--threads", type=int, default=2)
+    sp.add_argument("--device", default="cpu")
+    sp.add_argument("--data-root", default=None)
+    sp.add_argument("--out", required=True, help="JSON lines file, replaced")
     t = sub.add_parser("table", help="markdown table of a results file")
     t.add_argument("file")
+    t.add_argument("--speed", default=None, help="a file written by `speed`: its rates fill the img/s column")
     args = p.parse_args(argv)
-    return run(args) if args.what == "run" else table(args)
+    return {"run": run, "speed": speed, "table": table}[args.what](args)
 
 
 if __name__ == "__main__":
