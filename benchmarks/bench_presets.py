@@ -11,6 +11,8 @@ CPU inference images/s (eval mode, batch 128, median of timed passes), and test 
 
 Resumable: every finished run is appended as one JSON line to ``--out``; a re-run skips the
 (preset, size, seed, protocol) combinations already there, so the script can be stopped at any time.
+Several ``run`` processes may share one ``--out`` (e.g. two of ``--threads 1`` on 2 cores, which
+finish sooner than one of 2 threads): each skips what another finished or is training.
 
     python benchmarks/bench_presets.py run --sizes 50000,250000 --seeds 0,1,2 --epochs 5 \\
         --train-fraction 0.1 --out presets.jsonl
@@ -85,6 +87,24 @@ def done_keys(out: Path) -> set[tuple]:
     return keys
 
 
+def _claim(out: Path, key: tuple) -> bool:
+    """Claim ``key`` for this process in ``<out>.claims`` unless a living process claimed it: several
+    ``run`` processes (say one thread each on a 2-core machine) can then share one results file."""
+    import fcntl
+    import os
+
+    path = out.with_name(out.name + ".claims")
+    with path.open("a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        for line in fh.read().splitlines():
+            claim = json.loads(line)
+            if tuple(claim["key"]) == key and claim["pid"] != os.getpid() and Path(f"/proc/{claim['pid']}").exists():
+                return False
+        fh.write(json.dumps({"key": list(key), "pid": os.getpid()}) + "\n")
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     from mgsearch.cost import cost
     from mgsearch.data import load_dataset
@@ -110,8 +130,8 @@ def run(args: argparse.Namespace) -> int:
         for seed in seeds:
             for name in presets:
                 key = (name, size, seed, json.dumps(proto, sort_keys=True))
-                if key in done:
-                    continue
+                if key in done or key in done_keys(out) or not _claim(out, key):
+                    continue  # finished, or finished or in training by another process sharing --out
                 spec = scaled_spec(name, size, ds)
                 if spec is None:
                     print(f"bench_presets: {name} cannot fit {size} params; skipped", file=sys.stderr)
