@@ -87,6 +87,18 @@ def done_keys(out: Path) -> set[tuple]:
     return keys
 
 
+def chosen_presets(names: str) -> list[str]:
+    """The comma-separated ``names`` that this checkout has; each missing one is skipped with a note."""
+    from mgsearch.presets import preset_names
+
+    known = set(preset_names())
+    presets = [p for p in names.split(",") if p]
+    for p in presets:
+        if p not in known:
+            print(f"bench_presets: preset {p!r} is not in this checkout; skipped", file=sys.stderr)
+    return [p for p in presets if p in known]
+
+
 def _claim(out: Path, key: tuple) -> bool:
     """Claim ``key`` for this process in ``<out>.claims`` unless a living process claimed it: several
     ``run`` processes (say one thread each on a 2-core machine) can then share one results file."""
@@ -109,19 +121,12 @@ def run(args: argparse.Namespace) -> int:
     from mgsearch.cost import cost
     from mgsearch.data import load_dataset
     from mgsearch.errors import TrainingDiverged
-    from mgsearch.presets import preset_names
     from mgsearch.train import Fidelity, train
 
     out = Path(args.out)
     proto = protocol_key(args)
-    done = done_keys(out)
     ds = load_dataset("cifar10", args.data_root or cifar10_root())
-    known = set(preset_names())
-    presets = [p for p in args.presets.split(",") if p]
-    for p in presets:
-        if p not in known:
-            print(f"bench_presets: preset {p!r} is not in this checkout; skipped", file=sys.stderr)
-    presets = [p for p in presets if p in known]
+    presets = chosen_presets(args.presets)
     sizes = [int(s) for s in args.sizes.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     # Order: every preset at the first size with every seed before the next size, so a run cut short
@@ -130,8 +135,8 @@ def run(args: argparse.Namespace) -> int:
         for seed in seeds:
             for name in presets:
                 key = (name, size, seed, json.dumps(proto, sort_keys=True))
-                if key in done or key in done_keys(out) or not _claim(out, key):
-                    continue  # finished, or finished or in training by another process sharing --out
+                if key in done_keys(out) or not _claim(out, key):
+                    continue  # finished, or in training by another process sharing --out
                 spec = scaled_spec(name, size, ds)
                 if spec is None:
                     print(f"bench_presets: {name} cannot fit {size} params; skipped", file=sys.stderr)
@@ -171,22 +176,20 @@ def speed(args: argparse.Namespace) -> int:
     ds = load_dataset("cifar10", args.data_root or cifar10_root())
     specs = []
     for size in (int(s) for s in args.sizes.split(",")):
-        for name in (p for p in args.presets.split(",") if p):
+        for name in chosen_presets(args.presets):
             spec = scaled_spec(name, size, ds)
             if spec is not None:
                 specs.append((name, size, spec))
-    rates: dict[int, list[float]] = {i: [] for i in range(len(specs))}
+    rates: list[list[float]] = [[] for _ in specs]
     for round_ in range(args.rounds):
-        for i, (name, size, spec) in enumerate(specs):
-            rates[i].append(inference_rate(spec, args.threads, args.device, warmup=2, repeats=5))
+        for (_, _, spec), spec_rates in zip(specs, rates):
+            spec_rates.append(inference_rate(spec, args.threads, args.device, warmup=2, repeats=5))
         print(f"bench_presets speed: round {round_ + 1}/{args.rounds} done", file=sys.stderr, flush=True)
-    lines = []
-    for i, (name, size, spec) in enumerate(specs):
-        lines.append(json.dumps({
-            "benchmark": "presets-speed", "preset": name, "size": size, "spec_hash": spec.hash,
-            "inference_images_per_second": statistics.median(rates[i]), "rounds": rates[i],
-            "threads": args.threads, "device": args.device, "machine": machine(),
-            "date": datetime.now(timezone.utc).isoformat()}))
+    lines = [json.dumps({
+        "benchmark": "presets-speed", "preset": name, "size": size, "spec_hash": spec.hash,
+        "inference_images_per_second": statistics.median(spec_rates), "rounds": spec_rates,
+        "threads": args.threads, "device": args.device, "machine": machine(),
+        "date": datetime.now(timezone.utc).isoformat()}) for (name, size, spec), spec_rates in zip(specs, rates)]
     Path(args.out).write_text("\n".join(lines) + "\n")
     return 0
 
