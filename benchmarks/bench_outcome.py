@@ -92,6 +92,15 @@ DRY = {
 MGSEARCH = [sys.executable, "-m", "mgsearch"]
 
 
+def child_env() -> dict[str, str]:
+    """The environment of every mgsearch command: this repository first on ``PYTHONPATH``, so the
+    commands run this checkout's mgsearch from any working directory, installed or not (a lost editable
+    install once stopped a run here with "No module named mgsearch")."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
 def cifar10_archive() -> str:
     for candidate in (REPO.parent / "shared" / "datasets", Path("/work/shared/datasets")):
         if (candidate / "cifar10-jpeg.tar.xz").is_file():
@@ -205,7 +214,7 @@ class Ledger:
         thread.start()
         try:
             with log.open("a") as err:
-                r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+                r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=child_env())
         finally:
             stop.set()
             thread.join()

@@ -4,6 +4,7 @@ LW-DNA leg relies on (the network LW-DNA widens is the confirmed uniform / dense
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -70,6 +71,16 @@ def test_ledger_adds_up_attempts_and_marks_success(bench, tmp_path):
     assert again.spent("a") == pytest.approx(first) and not again.done("b")
     rc, total, _ = again.run("a", [sys.executable, "-c", "pass"], log)
     assert total > first and again.done("a")
+
+
+def test_steps_run_this_checkout_from_any_working_directory(bench, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "elsewhere"))
+    ledger = bench.Ledger(tmp_path / "steps.json")
+    rc, _, out = ledger.run("where", [sys.executable, "-c", "import mgsearch; print(mgsearch.__file__)"],
+                            tmp_path / "log")
+    assert rc == 0 and Path(out.strip()).resolve() == REPO / "mgsearch" / "__init__.py"
+    assert bench.child_env()["PYTHONPATH"].split(os.pathsep) == [str(REPO), str(tmp_path / "elsewhere")]
 
 
 @pytest.mark.parametrize("legs", ["lwdna", "calibrate,lwdna", "main,oneshot", ""])
