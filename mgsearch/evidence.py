@@ -5,7 +5,9 @@
   ``found is 1.2 ± 0.4 points above the best baseline (seeds' ranges do not overlap)``;
 * :func:`calibration`: rank agreement between the search fidelity's score and the confirm
   protocol's test accuracy over the same candidates: Spearman's rho and Kendall's tau-b, each with a
-  percentile bootstrap interval, and the top-k overlap.
+  percentile bootstrap interval, and the top-k overlap; given the protocol's seed-to-seed noise
+  (:func:`seed_noise`, from confirm runs of several seeds), also the noise ceiling
+  (:func:`noise_ceiling`): the Kendall's tau a perfect score would reach against one-seed accuracies.
 
 Used by ``mgsearch confirm`` / ``calibrate``, the report and ``export --best``; numpy only.
 """
@@ -21,7 +23,8 @@ import numpy as np
 from mgsearch.store.runs import RunGroup, RunRecord, run_groups
 
 __all__ = ["ConfirmComparison", "compare_confirmed", "latest_protocol", "spearman", "kendall_tau_b",
-           "Calibration", "calibration", "calibration_pairs", "BOOTSTRAP_SAMPLES"]
+           "Calibration", "calibration", "calibration_pairs", "SeedNoise", "seed_noise", "protocol_noise", "noise_ceiling",
+           "BOOTSTRAP_SAMPLES"]
 
 #: resamples of the bootstrap interval
 BOOTSTRAP_SAMPLES = 1000
@@ -156,6 +159,60 @@ MIN_PAIRS = 3
 
 
 @dataclass(frozen=True)
+class SeedNoise:
+    """Seed-to-seed spread of test accuracy at one protocol: the pooled sample sd over networks each
+    trained with several seeds (``networks`` of them, ``runs`` runs in all)."""
+
+    sd: float
+    networks: int
+    runs: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {"sd": self.sd, "networks": self.networks, "runs": self.runs}
+
+
+def seed_noise(groups: Sequence[RunGroup]) -> SeedNoise | None:
+    """The pooled seed sd of ``groups`` (confirm runs of one protocol, :func:`mgsearch.store.runs.run_groups`):
+    ``sqrt(sum (k_i - 1) s_i^2 / sum (k_i - 1))`` over the groups with at least two seeds; None when no
+    group has two."""
+    multi = [g for g in groups if len(g.accs) >= 2]
+    dof = sum(len(g.accs) - 1 for g in multi)
+    if dof == 0:
+        return None
+    pooled = sum((len(g.accs) - 1) * g.sd ** 2 for g in multi) / dof
+    return SeedNoise(sd=math.sqrt(pooled), networks=len(multi), runs=sum(len(g.accs) for g in multi))
+
+
+def protocol_noise(runs: Sequence[RunRecord], protocol: dict[str, Any]) -> SeedNoise | None:
+    """:func:`seed_noise` of the confirm runs in ``runs`` trained at ``protocol``."""
+    return seed_noise(run_groups(runs, protocol))
+
+
+def noise_ceiling(full: Sequence[float], seed_sd: float) -> float:
+    """The Kendall's tau-b that a perfect score (each candidate's accuracy averaged over infinitely many
+    seeds) would reach, in expectation, against one-seed accuracies like ``full``, when one run's
+    accuracy is its network's true accuracy plus normal seed noise of sd ``seed_sd``.
+
+    Model (method of moments): the true accuracies spread normally with variance
+    ``var(full) - seed_sd^2``, so the true and the one-seed accuracies are bivariate normal with
+    correlation ``rho = sqrt(1 - seed_sd^2 / var(full))``, and the sample tau is an unbiased estimate of
+    the population's ``2 / pi * asin(rho)`` (Kendall 1938). 0 when the noise explains all of the
+    observed spread; nan with fewer than :data:`MIN_PAIRS` accuracies or all of them equal. A
+    calibration far below its ceiling says the score ranks poorly; one near a low ceiling says the
+    one-seed accuracies cannot tell the candidates apart.
+    """
+    y = np.asarray(full, float)
+    if len(y) < MIN_PAIRS or not math.isfinite(seed_sd) or seed_sd < 0:
+        return float("nan")
+    observed_var = float(y.var(ddof=1))
+    if observed_var <= 0:
+        return float("nan")
+    rho = math.sqrt(max(0.0, 1.0 - seed_sd ** 2 / observed_var))
+    return 2.0 / math.pi * math.asin(rho)
+
+
+@dataclass(frozen=True)
 class Calibration:
     """Rank agreement of the search fidelity's score (``cheap``) and the protocol's test accuracy (``full``)."""
 
@@ -169,6 +226,10 @@ class Calibration:
     top_k: int
     #: None with fewer than :data:`MIN_PAIRS` candidates (no ranking to compare)
     top_k_overlap: int | None
+    #: the protocol's seed-to-seed noise, when known (confirm runs of several seeds at that protocol)
+    noise: SeedNoise | None = None
+    #: :func:`noise_ceiling` of ``full`` under ``noise`` (None without it)
+    ceiling: float | None = None
 
     @property
     def n(self) -> int:
@@ -183,9 +244,14 @@ class Calibration:
         if self.n < MIN_PAIRS:
             return (f"{self.n} candidate{'' if self.n == 1 else 's'} with both scores so far: too few for a rank "
                     f"correlation (at least {MIN_PAIRS})")
-        return (f"Spearman {f(self.spearman)} [{f(self.spearman_ci[0])}, {f(self.spearman_ci[1])}], "
+        text = (f"Spearman {f(self.spearman)} [{f(self.spearman_ci[0])}, {f(self.spearman_ci[1])}], "
                 f"Kendall {f(self.kendall)} [{f(self.kendall_ci[0])}, {f(self.kendall_ci[1])}] (95 % bootstrap) "
                 f"over {self.n} candidates; top-{self.top_k} overlap {self.top_k_overlap} of {self.top_k}")
+        if self.noise is not None and self.ceiling is not None:
+            text += (f"; noise ceiling: a perfect score would reach Kendall {f(self.ceiling)} against one-seed "
+                     f"accuracies (seed sd {100 * self.noise.sd:.2f} points from {self.noise.networks} "
+                     f"network{'' if self.noise.networks == 1 else 's'} x seeds at this protocol)")
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (undefined statistics as None)."""
@@ -195,6 +261,8 @@ class Calibration:
         return {"n": self.n, "spearman": j(self.spearman), "spearman_ci": [j(v) for v in self.spearman_ci],
                 "kendall": j(self.kendall), "kendall_ci": [j(v) for v in self.kendall_ci],
                 "top_k": self.top_k, "top_k_overlap": self.top_k_overlap,
+                "seed_noise": self.noise.to_dict() if self.noise is not None else None,
+                "noise_ceiling": j(self.ceiling) if self.ceiling is not None else None,
                 "candidates": [{"label": lb, "search_score": c, "confirm_test_acc": t}
                                for lb, c, t in zip(self.labels, self.cheap, self.full)],
                 "text": self.text()}
@@ -220,10 +288,10 @@ def calibration_pairs(runs: Sequence[RunRecord], protocol: dict[str, Any] | None
 
 
 def calibration(pairs: Sequence[tuple[str, float, float]], *, top_k: int = 3,
-                samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> Calibration:
+                samples: int = BOOTSTRAP_SAMPLES, seed: int = 0, noise: SeedNoise | None = None) -> Calibration:
     """Spearman / Kendall (with bootstrap intervals) and the top-k overlap of ``pairs``
-    (:func:`calibration_pairs`). Fewer than :data:`MIN_PAIRS` pairs give undefined (nan) statistics and
-    no top-k overlap (None)."""
+    (:func:`calibration_pairs`), with the :func:`noise_ceiling` when the protocol's seed ``noise`` is
+    given. Fewer than :data:`MIN_PAIRS` pairs give undefined (nan) statistics and no top-k overlap (None)."""
     labels = tuple(p[0] for p in pairs)
     x = np.array([p[1] for p in pairs], float)
     y = np.array([p[2] for p in pairs], float)
@@ -238,4 +306,5 @@ def calibration(pairs: Sequence[tuple[str, float, float]], *, top_k: int = 3,
         spearman(x, y), _bootstrap(x, y, spearman, samples, seed),
         kendall_tau_b(x, y), _bootstrap(x, y, kendall_tau_b, samples, seed + 1),
         k, len(top_x & top_y),
+        noise=noise, ceiling=noise_ceiling(y, noise.sd) if noise is not None else None,
     )

@@ -421,13 +421,15 @@ def calibration_of(data: StudyData, top_k: int | None = None) -> "Calibration | 
     """The rank agreement of the study's calibration runs (search fidelity vs the confirm protocol),
     or None when no candidate has both runs. ``top_k`` defaults to the one stored with the study's
     calibrate runs, else 3."""
-    from mgsearch.evidence import calibration, calibration_pairs, latest_protocol
+    from mgsearch.evidence import calibration, calibration_pairs, latest_protocol, protocol_noise
 
     confirm_runs = [r for r in data.calibration if r.role == "confirm"]
-    pairs = calibration_pairs(data.calibration, latest_protocol(confirm_runs))
+    protocol = latest_protocol(confirm_runs)
+    pairs = calibration_pairs(data.calibration, protocol)
     if not pairs:
         return None
     if top_k is None:
         stored = [r.user_attrs.get("top_k") for r in data.calibration if isinstance(r.user_attrs.get("top_k"), int)]
         top_k = stored[-1] if stored else 3
-    return calibration(pairs, top_k=top_k)
+    noise = protocol_noise(data.confirmed, protocol) if protocol is not None else None
+    return calibration(pairs, top_k=top_k, noise=noise)

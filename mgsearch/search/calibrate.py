@@ -7,7 +7,9 @@ limit, as ``fill_budget`` candidates are), keeping distinct specs.
 Each candidate is trained twice from scratch with the study's seed: at the search fidelity (its
 validation accuracy is the score the search ranks by) and at the confirm protocol (test accuracy,
 measured once at the end). :func:`mgsearch.evidence.calibration` then gives Spearman's rho and
-Kendall's tau-b with 95 % bootstrap intervals and the top-k overlap. The runs are stored in
+Kendall's tau-b with 95 % bootstrap intervals and the top-k overlap, and, where ``mgsearch confirm``
+trained networks with several seeds at the same protocol (``<name>.confirm``), the noise ceiling: the
+Kendall's tau a perfect score would reach against these one-seed accuracies. The runs are stored in
 ``<name>.calibrate`` (``role`` ``search`` or ``confirm``, ``source_trial`` = the candidate's index)
 and resume as :mod:`mgsearch.search.retrain` describes; a candidate already stored keeps its spec.
 
@@ -28,12 +30,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from mgsearch.errors import BudgetError, ConfigError
-from mgsearch.evidence import Calibration, calibration, calibration_pairs
+from mgsearch.evidence import Calibration, calibration, calibration_pairs, protocol_noise
 from mgsearch.search.budget import Budget, budget_check, fit_to_budget
 from mgsearch.search.confirm import confirm_protocol
 from mgsearch.search.retrain import PlannedRun, run_planned, study_protocol
 from mgsearch.spec import ArchSpec
-from mgsearch.store.records import calibrate_study_name
+from mgsearch.store.records import calibrate_study_name, confirm_study_name
 from mgsearch.store.runs import RunRecord
 from mgsearch.study import StudyConfig
 
@@ -143,20 +145,24 @@ class CalibrateResult:
                 "confirm_protocol": self.confirm_protocol, "runs": len(self.runs), **self.calibration.to_dict()}
 
 
-def _stored_specs(config: StudyConfig) -> dict[int, ArchSpec]:
-    """Candidate index -> the spec its earliest stored run used (an existing calibrate study keeps its
-    candidates even where sampling or fitting would now draw others)."""
+def _stored_runs(config: StudyConfig, name: str) -> list[RunRecord]:
+    """The runs stored in the derived study ``name`` of ``config``'s storage ([] when it has none)."""
     import optuna
 
     from mgsearch.store import open_storage
     from mgsearch.store.runs import runs_from_trials
 
     storage = open_storage(config.storage, heartbeat_interval=None, grace_period=None)
-    name = calibrate_study_name(config.name)
     if name not in optuna.get_all_study_names(storage):
-        return {}
+        return []
+    return runs_from_trials(optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False))
+
+
+def _stored_specs(config: StudyConfig) -> dict[int, ArchSpec]:
+    """Candidate index -> the spec its earliest stored run used (an existing calibrate study keeps its
+    candidates even where sampling or fitting would now draw others)."""
     out: dict[int, ArchSpec] = {}
-    for r in runs_from_trials(optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)):
+    for r in _stored_runs(config, calibrate_study_name(config.name)):
         if r.source_trial is not None and r.source_trial not in out and r.spec_json:
             out[r.source_trial] = ArchSpec.from_json(r.spec_json)
     return out
@@ -212,6 +218,8 @@ def run_calibrate(
     runs = run_planned(config, calibrate_study_name(config.name), planned, dataset=dataset, device=device,
                        what="calibrate", progress=progress, train_fn=train_fn, jobs=jobs,
                        study_attrs={"derived_from": config.name, "role": "calibrate"})
+    # the confirm protocol's seed noise, from `mgsearch confirm`'s runs of several seeds at that protocol
+    noise = protocol_noise(_stored_runs(config, confirm_study_name(config.name)), full)
     return CalibrateResult(study_name=config.name, storage=config.storage_display, search_protocol=cheap,
                            confirm_protocol=full, runs=runs,
-                           calibration=calibration(calibration_pairs(runs, full), top_k=k))
+                           calibration=calibration(calibration_pairs(runs, full), top_k=k, noise=noise))

@@ -11,15 +11,17 @@ import optuna
 import pytest
 
 from mgsearch.cost import cost
-from mgsearch.evidence import calibration, kendall_tau_b, spearman
+from mgsearch.evidence import (calibration, kendall_tau_b, noise_ceiling, protocol_noise, seed_noise, spearman)
 from mgsearch.search.budget import Budget
 from mgsearch.search.calibrate import calibration_candidates, run_calibrate, scored_calibration_candidates
+from mgsearch.search.confirm import run_confirm
 from mgsearch.search.retrain import RunsInterrupted
 from mgsearch.space import SearchSpace
 from mgsearch.store.records import read_study
+from mgsearch.store.runs import RunRecord, run_groups
 from mgsearch.study import load_study_config
 from tests.search.conftest import CountingTrain
-from tests.search.test_confirm import write_micro_study
+from tests.search.test_confirm import searched, searched_once, write_micro_study  # noqa: F401 (fixtures)
 
 
 def test_rank_statistics_match_scipy():
@@ -190,3 +192,59 @@ def test_too_few_candidates_say_so_instead_of_an_overlap():
     assert one.top_k_overlap is None and math.isnan(one.kendall)
     assert one.text() == "1 candidate with both scores so far: too few for a rank correlation (at least 3)"
     assert one.to_dict()["top_k_overlap"] is None and one.to_dict()["kendall"] is None
+
+
+def _run(number: int, source: int, seed: int, acc: float, protocol: dict) -> RunRecord:
+    return RunRecord(number=number, state="COMPLETE", status="trained", role="found", source_study="s",
+                     source_trial=source, seed=seed, protocol=protocol, spec_hash=f"h{source}", test_acc=acc)
+
+
+def test_seed_noise_pools_the_networks_trained_with_several_seeds_at_one_protocol():
+    long, short = {"epochs": 15}, {"epochs": 2}
+    runs = [_run(0, 0, 0, 0.80, long), _run(1, 0, 1, 0.82, long), _run(2, 0, 2, 0.78, long),  # sd 0.02
+            _run(3, 1, 0, 0.70, long), _run(4, 1, 1, 0.71, long),  # sd 0.00707
+            _run(5, 2, 0, 0.50, long),  # one seed: says nothing about noise
+            _run(6, 3, 0, 0.10, short), _run(7, 3, 1, 0.90, short)]  # another protocol
+    noise = protocol_noise(runs, long)
+    assert (noise.networks, noise.runs) == (2, 5)
+    assert noise.sd == pytest.approx(math.sqrt((2 * 0.02 ** 2 + 1 * 0.00005) / 3))
+    assert protocol_noise(runs, short).sd == pytest.approx(math.sqrt(0.32))
+    assert seed_noise(run_groups([runs[5]])) is None and protocol_noise(runs, {"epochs": 3}) is None
+
+
+def test_noise_ceiling_is_the_kendall_a_perfect_score_reaches_under_seed_noise():
+    rng = np.random.default_rng(0)
+    true_sd, seed_sd, n = 0.2, 0.3, 12
+    true = rng.normal(0.0, true_sd, (4000, n))
+    simulated = np.mean([kendall_tau_b(t, t + rng.normal(0.0, seed_sd, n)) for t in true])
+    observed = rng.normal(size=n)
+    observed *= math.sqrt(true_sd ** 2 + seed_sd ** 2) / observed.std(ddof=1)  # the spread the model expects
+    assert noise_ceiling(observed, seed_sd) == pytest.approx(simulated, abs=0.02)
+    assert 0.3 < noise_ceiling(observed, seed_sd) < 0.4
+    assert noise_ceiling(observed, 0.0) == 1.0  # no noise: a perfect score ranks perfectly
+    assert noise_ceiling(observed, 10.0) == 0.0  # noise explains all the spread: nothing to rank
+    assert math.isnan(noise_ceiling([0.5, 0.5, 0.5], 0.01)) and math.isnan(noise_ceiling([0.1, 0.2], 0.01))
+
+
+def test_calibration_states_its_noise_ceiling_only_when_the_noise_is_known():
+    pairs = [(f"c{i}", 0.3 + 0.01 * i, 0.79 + 0.003 * ((5 * i) % 12)) for i in range(12)]
+    plain = calibration(pairs)
+    assert plain.ceiling is None and "noise ceiling" not in plain.text()
+    assert plain.to_dict()["noise_ceiling"] is None and plain.to_dict()["seed_noise"] is None
+    noise = seed_noise(run_groups([_run(0, 0, 0, 0.790, {}), _run(1, 0, 1, 0.796, {})]))
+    cal = calibration(pairs, noise=noise)
+    assert cal.ceiling == pytest.approx(noise_ceiling(cal.full, noise.sd)) and 0 < cal.ceiling < 1
+    assert f"a perfect score would reach Kendall {cal.ceiling:.2f}" in cal.text()
+    assert "seed sd 0.42 points from 1 network x seeds" in cal.text()
+    assert cal.to_dict()["seed_noise"] == {"sd": noise.sd, "networks": 1, "runs": 2}
+
+
+def test_calibrate_takes_the_seed_noise_from_the_studys_confirm_runs(searched):
+    config = searched
+    run_confirm(config, top=1, seeds=2, epochs=2, progress=False)
+    result = run_calibrate(config, n=3, epochs=2, train_fraction=1.0, progress=False)
+    noise = result.calibration.noise
+    assert noise is not None and noise.networks >= 1 and noise.runs >= 2
+    assert result.to_dict()["seed_noise"]["runs"] == noise.runs
+    other = run_calibrate(config, n=3, epochs=1, train_fraction=1.0, progress=False)  # no confirm runs at 1 epoch
+    assert other.calibration.noise is None
