@@ -236,8 +236,9 @@ class Calibration:
         """Candidates with both scores."""
         return len(self.cheap)
 
-    def text(self) -> str:
-        """``Spearman 0.62 [0.10, 0.90], Kendall 0.45 [0.05, 0.75] over 12 candidates; top-3 overlap 2 of 3``."""
+    def text(self, *, ceiling: bool = True) -> str:
+        """``Spearman 0.62 [0.10, 0.90], Kendall 0.45 [0.05, 0.75] over 12 candidates; top-3 overlap 2 of 3``,
+        then ``; `` and :meth:`ceiling_text` where there is one and ``ceiling`` is true."""
         def f(v: float) -> str:
             return "-" if not math.isfinite(v) else f"{v:.2f}"
 
@@ -247,11 +248,17 @@ class Calibration:
         text = (f"Spearman {f(self.spearman)} [{f(self.spearman_ci[0])}, {f(self.spearman_ci[1])}], "
                 f"Kendall {f(self.kendall)} [{f(self.kendall_ci[0])}, {f(self.kendall_ci[1])}] (95 % bootstrap) "
                 f"over {self.n} candidates; top-{self.top_k} overlap {self.top_k_overlap} of {self.top_k}")
-        if self.noise is not None and self.ceiling is not None:
-            text += (f"; noise ceiling: a perfect score would reach Kendall {f(self.ceiling)} against one-seed "
-                     f"accuracies (seed sd {100 * self.noise.sd:.2f} points from {self.noise.networks} "
-                     f"network{'' if self.noise.networks == 1 else 's'} x seeds at this protocol)")
-        return text
+        ceiling = self.ceiling_text() if ceiling else None
+        return f"{text}; {ceiling}" if ceiling else text
+
+    def ceiling_text(self) -> str | None:
+        """``noise ceiling: a perfect score would reach Kendall 0.38 against one-seed accuracies (seed sd
+        0.28 points from 2 networks x seeds at this protocol)``; None when the seed noise is unknown."""
+        if self.noise is None or self.ceiling is None or not math.isfinite(self.ceiling):
+            return None
+        return (f"noise ceiling: a perfect score would reach Kendall {self.ceiling:.2f} against one-seed "
+                f"accuracies (seed sd {100 * self.noise.sd:.2f} points from {self.noise.networks} "
+                f"network{'' if self.noise.networks == 1 else 's'} x seeds at this protocol)")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (undefined statistics as None)."""

@@ -72,10 +72,11 @@ _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), hei
 _DASHES = ("solid", "dot", "dash", "dashdot", "longdash")
 
 
-def _two_line_title(heading: str, sentence: str) -> dict[str, Any]:
-    """The layout of a figure whose title is a heading and, on a second smaller line, a sentence too
-    long for one line at the report's width (it was clipped at the right edge)."""
-    return {**_LAYOUT, "title": f"{heading}<br><sup>{sentence}</sup>", "margin": {**_LAYOUT["margin"], "t": 70}}
+def _two_line_title(heading: str, sentence: str, *more: str) -> dict[str, Any]:
+    """The layout of a figure whose title is a heading and, each on a smaller line below it, sentences
+    too long for one line at the report's width (they were clipped at the right edge)."""
+    lines = "".join(f"<br><sup>{line}</sup>" for line in (sentence, *more))
+    return {**_LAYOUT, "title": f"{heading}{lines}", "margin": {**_LAYOUT["margin"], "t": 70 + 18 * len(more)}}
 
 
 def _outline(symbol: str, color: str) -> dict[str, Any]:
@@ -452,7 +453,8 @@ def calibration_figure(data: StudyData) -> go.Figure | None:
         name=f"candidates ({cal.n})", marker=dict(color=COLORS["trained"], size=9),
         hovertemplate=f"<b>%{{text}}</b><br>{score} %{{x:.2f}} %<br>protocol test acc %{{y:.2f}} %"
                       "<extra></extra>"))
-    fig.update_layout(**_two_line_title("Fidelity calibration", cal.text()))
+    ceiling = cal.ceiling_text()
+    fig.update_layout(**_two_line_title("Fidelity calibration", cal.text(ceiling=False), *([ceiling] if ceiling else [])))
     fig.update_xaxes(title="validation accuracy % on the supernet (the one-shot search's score)" if oneshot
                      else "validation accuracy % at the search fidelity (the search's score)")
     fig.update_yaxes(title="test accuracy % at the confirm protocol")

@@ -246,5 +246,11 @@ def test_calibrate_takes_the_seed_noise_from_the_studys_confirm_runs(searched):
     noise = result.calibration.noise
     assert noise is not None and noise.networks >= 1 and noise.runs >= 2
     assert result.to_dict()["seed_noise"]["runs"] == noise.runs
+    from mgsearch.report.figures import calibration_figure
+
+    title = calibration_figure(read_study(config.storage, config.name)).layout.title.text
+    lines = title.split("<br>")  # heading, the rank statistics, the ceiling on a line of its own
+    assert len(lines) == 3 and "Kendall" in lines[1] and "noise ceiling" not in lines[1]
+    assert lines[2] == f"<sup>{result.calibration.ceiling_text()}</sup>"
     other = run_calibrate(config, n=3, epochs=1, train_fraction=1.0, progress=False)  # no confirm runs at 1 epoch
     assert other.calibration.noise is None
