@@ -228,13 +228,16 @@ class Calibration:
     top_k_overlap: int | None
     #: the protocol's seed-to-seed noise, when known (confirm runs of several seeds at that protocol)
     noise: SeedNoise | None = None
-    #: :func:`noise_ceiling` of ``full`` under ``noise`` (None without it)
-    ceiling: float | None = None
 
     @property
     def n(self) -> int:
         """Candidates with both scores."""
         return len(self.cheap)
+
+    @property
+    def ceiling(self) -> float | None:
+        """:func:`noise_ceiling` of ``full`` under ``noise`` (None without it)."""
+        return noise_ceiling(self.full, self.noise.sd) if self.noise is not None else None
 
     def text(self, *, ceiling: bool = True) -> str:
         """``Spearman 0.62 [0.10, 0.90], Kendall 0.45 [0.05, 0.75] over 12 candidates; top-3 overlap 2 of 3``,
@@ -254,9 +257,10 @@ class Calibration:
     def ceiling_text(self) -> str | None:
         """``noise ceiling: a perfect score would reach Kendall 0.38 against one-seed accuracies (seed sd
         0.28 points from 2 networks x seeds at this protocol)``; None when the seed noise is unknown."""
-        if self.noise is None or self.ceiling is None or not math.isfinite(self.ceiling):
+        ceiling = self.ceiling
+        if self.noise is None or ceiling is None or not math.isfinite(ceiling):
             return None
-        return (f"noise ceiling: a perfect score would reach Kendall {self.ceiling:.2f} against one-seed "
+        return (f"noise ceiling: a perfect score would reach Kendall {ceiling:.2f} against one-seed "
                 f"accuracies (seed sd {100 * self.noise.sd:.2f} points from {self.noise.networks} "
                 f"network{'' if self.noise.networks == 1 else 's'} x seeds at this protocol)")
 
@@ -269,7 +273,7 @@ class Calibration:
                 "kendall": j(self.kendall), "kendall_ci": [j(v) for v in self.kendall_ci],
                 "top_k": self.top_k, "top_k_overlap": self.top_k_overlap,
                 "seed_noise": self.noise.to_dict() if self.noise is not None else None,
-                "noise_ceiling": j(self.ceiling) if self.ceiling is not None else None,
+                "noise_ceiling": j(ceiling) if (ceiling := self.ceiling) is not None else None,
                 "candidates": [{"label": lb, "search_score": c, "confirm_test_acc": t}
                                for lb, c, t in zip(self.labels, self.cheap, self.full)],
                 "text": self.text()}
@@ -313,5 +317,5 @@ def calibration(pairs: Sequence[tuple[str, float, float]], *, top_k: int = 3,
         spearman(x, y), _bootstrap(x, y, spearman, samples, seed),
         kendall_tau_b(x, y), _bootstrap(x, y, kendall_tau_b, samples, seed + 1),
         k, len(top_x & top_y),
-        noise=noise, ceiling=noise_ceiling(y, noise.sd) if noise is not None else None,
+        noise=noise,
     )

@@ -240,7 +240,7 @@ def test_calibration_states_its_noise_ceiling_only_when_the_noise_is_known():
 
 
 def test_calibrate_takes_the_seed_noise_from_the_studys_confirm_runs(searched):
-    config = searched
+    config = searched  # the micro study, searched, with its baselines
     run_confirm(config, top=1, seeds=2, epochs=2, progress=False)
     result = run_calibrate(config, n=3, epochs=2, train_fraction=1.0, progress=False)
     noise = result.calibration.noise
